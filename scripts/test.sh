@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (README quick start, second command).
+# Installs what it needs (scripts/setup.sh), then:
+#   1. build-test: g++, -Dsanitize=address,undefined, warnings as errors;
+#      every suite (unit, interop, ...) under `meson test`;
+#   2. build-fuzz: clang + libFuzzer; each fuzz target for FUZZ_SECONDS
+#      (default 60) from its seed corpus.
+# Ends with "N passed, N failed, N skipped" alone on a line, counting meson
+# tests of both builds. Under CI=true, a skipped interop or end-to-end suite
+# counts as a failure (the suites themselves exit 1 instead of 77).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+bash scripts/setup.sh || { echo "test.sh: setup failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+
+jobs=$(nproc)
+fuzz_seconds=${FUZZ_SECONDS:-60}
+status=0
+
+configure() {  # dir, then meson options
+  local dir=$1; shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson configure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+echo "== build-test (g++, address+undefined sanitizers, -Werror)"
+if configure build-test -Dsanitize=address,undefined -Dwerror=true -Dbuildtype=debugoptimized \
+   && ninja -C build-test -j "$jobs"; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    meson test -C build-test --no-rebuild --print-errorlogs --num-processes "$jobs" || status=1
+else
+  echo "test.sh: build-test failed to build"; status=1
+fi
+
+echo "== build-fuzz (clang, libFuzzer, ${fuzz_seconds}s per target)"
+if CXX=clang++ configure build-fuzz -Dfuzz=true -Dfuzz_seconds="$fuzz_seconds" -Dbuildtype=debugoptimized \
+   && ninja -C build-fuzz -j "$jobs"; then
+  meson test -C build-fuzz --no-rebuild --suite fuzz --print-errorlogs || status=1
+else
+  echo "test.sh: build-fuzz failed to build"; status=1
+fi
+
+python3 - "$root/build-test" "$root/build-fuzz" <<'PY' || status=1
+# Sums meson's per-test results from each build's testlog.json.
+import json, os, sys
+passed = failed = skipped = 0
+for d in sys.argv[1:]:
+    log = os.path.join(d, "meson-logs", "testlog.json")
+    if not os.path.exists(log):
+        failed += 1  # the build never got to run its tests
+        continue
+    for line in open(log):
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"): passed += 1
+        elif r == "SKIP": skipped += 1
+        else: failed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed else 0)
+PY
+exit $status
