@@ -14,16 +14,8 @@
 #include "bgp/wire/error.hpp"
 #include "bgp/wire/types.hpp"
 #include "herald/result.hpp"
+#include "result_catch.hpp"
 
-// Catch2 prints a failed decode's error rather than trying to print the value.
-namespace Catch {
-template <class T>
-struct StringMaker<herald::Result<T, herald::bgp::wire::decode_error>> {
-  static std::string convert(const herald::Result<T, herald::bgp::wire::decode_error>& r) {
-    return r ? std::string("decoded") : "decode error: " + r.error().to_string();
-  }
-};
-}  // namespace Catch
 
 namespace herald::bgp::wire::test {
 

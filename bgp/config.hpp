@@ -1,0 +1,65 @@
+// Speaker configuration values: peers, routes and their attributes. Plain
+// values, filled from the standalone JSON file (speaker_config_json.cpp) or,
+// later, from BGPPeer and ServiceGroup objects by the agent.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bgp/wire/types.hpp"
+
+namespace herald::bgp {
+
+struct peer_config {
+  wire::ip_address address;
+  std::uint32_t asn = 0;
+  std::uint32_t local_asn = 0;
+  std::uint16_t port = 179;
+  std::uint16_t hold_time = 90;   // 0, or at least 3 (RFC 4271 §4.2)
+  std::uint16_t keepalive = 30;   // at most hold_time / 3 is used
+  std::uint32_t connect_retry = 5;  // seconds, first retry; backoff doubles up to 60 s
+  std::string password;           // TCP MD5 (RFC 2385); empty for none
+  bool passive = false;
+  std::optional<wire::ip_address> source_address;
+  std::uint8_t ebgp_multihop = 1;  // TTL sent on eBGP sessions
+  bool ttl_security = false;       // RFC 5082: send 255, require 256 - ebgp_multihop
+  std::vector<wire::family> families;  // empty: the peer address's family
+  std::optional<wire::ip_address> next_hop_v4, next_hop_v6;  // default: next hop self
+  std::uint32_t max_prefixes = 10000;  // received, per peer (RFC 4486 Cease subcode 1)
+  bool ebgp() const { return asn != local_asn; }
+  std::string name() const;  // "192.0.2.1 AS65000" for logs
+  friend bool operator==(const peer_config&, const peer_config&) = default;
+};
+
+// What a route carries besides its prefix; shared by many prefixes.
+struct route_attrs {
+  std::vector<std::uint32_t> communities;
+  std::vector<wire::large_community> large_communities;
+  std::vector<wire::extended_community> ext_communities;
+  std::optional<std::uint32_t> local_pref;  // iBGP only
+  std::optional<std::uint32_t> med;
+  std::uint8_t as_path_prepend = 0;         // extra copies of our AS, eBGP only
+  std::optional<wire::ip_address> next_hop;  // explicit next hop; default next hop self
+  std::vector<wire::ip_address> peers;      // only these peers; empty means all
+  bool for_peer(const wire::ip_address& peer) const;
+  friend bool operator==(const route_attrs&, const route_attrs&) = default;
+};
+
+struct speaker_config {
+  std::uint32_t router_id = 0;  // host order
+  std::uint32_t local_asn = 0;
+  std::optional<wire::ip_address> listen_address;  // passive accept; none = no listener
+  std::uint16_t listen_port = 179;
+  std::string hostname;
+  bool graceful_restart = true;
+  std::uint16_t restart_time = 120;
+  std::optional<std::chrono::seconds> drain;  // graceful shutdown (RFC 8326) on stop
+  std::vector<peer_config> peers;
+  std::map<wire::ip_prefix, route_attrs> routes;
+};
+
+}  // namespace herald::bgp

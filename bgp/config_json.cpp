@@ -1,0 +1,251 @@
+// JSON → speaker_config, with errors naming file, field and problem.
+#include "bgp/config_json.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace herald::bgp {
+
+using json = nlohmann::json;
+using namespace wire;
+
+namespace {
+
+// Collects the first error with its JSON path; every reader checks `ok()`.
+class reader {
+ public:
+  explicit reader(std::string file) : file_(std::move(file)) {}
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  void fail(const std::string& path, const std::string& what) {
+    if (ok()) error_ = file_ + ": " + path + ": " + what;
+  }
+
+  template <class T>
+  std::optional<T> integer(const json& j, const std::string& key, const std::string& path, T min, T max) {
+    if (!j.contains(key)) return std::nullopt;
+    auto& v = j[key];
+    if (!v.is_number_integer() || v.get<long long>() < static_cast<long long>(min) ||
+        v.get<long long>() > static_cast<long long>(max)) {
+      fail(path + key, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+      return std::nullopt;
+    }
+    return static_cast<T>(v.get<long long>());
+  }
+  std::optional<std::string> string(const json& j, const std::string& key, const std::string& path) {
+    if (!j.contains(key)) return std::nullopt;
+    if (!j[key].is_string()) {
+      fail(path + key, "must be a string");
+      return std::nullopt;
+    }
+    return j[key].get<std::string>();
+  }
+  std::optional<bool> boolean(const json& j, const std::string& key, const std::string& path) {
+    if (!j.contains(key)) return std::nullopt;
+    if (!j[key].is_boolean()) {
+      fail(path + key, "must be true or false");
+      return std::nullopt;
+    }
+    return j[key].get<bool>();
+  }
+  std::optional<ip_address> address(const json& j, const std::string& key, const std::string& path) {
+    auto s = string(j, key, path);
+    if (!s) return std::nullopt;
+    auto a = ip_address::parse(*s);
+    if (!a) fail(path + key, "\"" + *s + "\" is not an IPv4 or IPv6 address");
+    return a;
+  }
+  std::vector<std::string> strings(const json& j, const std::string& key, const std::string& path) {
+    std::vector<std::string> out;
+    if (!j.contains(key)) return out;
+    if (!j[key].is_array()) {
+      fail(path + key, "must be a list of strings");
+      return out;
+    }
+    for (std::size_t i = 0; i < j[key].size(); ++i) {
+      if (!j[key][i].is_string()) {
+        fail(path + key + "[" + std::to_string(i) + "]", "must be a string");
+        return out;
+      }
+      out.push_back(j[key][i].get<std::string>());
+    }
+    return out;
+  }
+  void require(const json& j, const std::string& key, const std::string& path) {
+    if (!j.contains(key)) fail(path + key, "is required");
+  }
+  void only(const json& j, std::initializer_list<std::string_view> known, const std::string& path) {
+    for (auto& [k, v] : j.items())
+      if (std::find(known.begin(), known.end(), k) == known.end()) fail(path + k, "unknown field");
+  }
+
+ private:
+  std::string file_;
+  std::string error_;
+};
+
+std::optional<extended_community> parse_ext_community(const std::string& s) {
+  // link-bandwidth[-transitive]:ASN:BYTES_PER_SECOND
+  auto c1 = s.find(':');
+  if (c1 == std::string::npos) return std::nullopt;
+  auto kind = s.substr(0, c1);
+  if (kind != "link-bandwidth" && kind != "link-bandwidth-transitive") return std::nullopt;
+  auto c2 = s.find(':', c1 + 1);
+  if (c2 == std::string::npos) return std::nullopt;
+  try {
+    std::size_t used = 0;
+    auto asn = std::stoul(s.substr(c1 + 1, c2 - c1 - 1), &used);
+    if (used != c2 - c1 - 1 || asn > 0xffff) return std::nullopt;
+    auto rest = s.substr(c2 + 1);
+    auto bw = std::stof(rest, &used);
+    if (used != rest.size() || bw < 0) return std::nullopt;
+    return make_link_bandwidth({static_cast<std::uint16_t>(asn), bw, kind == "link-bandwidth-transitive"});
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+Result<speaker_config, std::string> parse_speaker_config(std::string_view text, std::string_view file_name) {
+  reader r{std::string(file_name)};
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return std::string(file_name) + ": not valid JSON";
+  if (!j.is_object()) return std::string(file_name) + ": the top level must be an object";
+  speaker_config c;
+  r.only(j, {"router_id", "local_asn", "listen", "hostname", "graceful_restart", "graceful_shutdown", "peers", "routes"}, "");
+  r.require(j, "router_id", "");
+  r.require(j, "local_asn", "");
+  if (auto id = r.address(j, "router_id", "")) {
+    if (!id->is_v4() || id->v4_host_order() == 0) r.fail("router_id", "must be a non-zero IPv4 address");
+    else c.router_id = id->v4_host_order();
+  }
+  c.local_asn = r.integer<std::uint32_t>(j, "local_asn", "", 1, 4294967295u).value_or(0);
+  if (auto h = r.string(j, "hostname", "")) c.hostname = *h;
+  if (j.contains("listen")) {
+    auto& l = j["listen"];
+    if (!l.is_object()) r.fail("listen", "must be an object with address and port");
+    else {
+      r.only(l, {"address", "port"}, "listen.");
+      c.listen_address = r.address(l, "address", "listen.");
+      if (!l.contains("address")) c.listen_address = ip_address::parse("::");
+      c.listen_port = r.integer<std::uint16_t>(l, "port", "listen.", 0, 65535).value_or(179);
+    }
+  }
+  if (j.contains("graceful_restart")) {
+    auto& g = j["graceful_restart"];
+    r.only(g, {"enabled", "restart_time"}, "graceful_restart.");
+    c.graceful_restart = r.boolean(g, "enabled", "graceful_restart.").value_or(true);
+    c.restart_time = r.integer<std::uint16_t>(g, "restart_time", "graceful_restart.", 1, 4095).value_or(120);
+  }
+  if (j.contains("graceful_shutdown")) {
+    auto& g = j["graceful_shutdown"];
+    r.only(g, {"drain_seconds"}, "graceful_shutdown.");
+    c.drain = std::chrono::seconds(r.integer<std::uint32_t>(g, "drain_seconds", "graceful_shutdown.", 0, 3600).value_or(0));
+  }
+  r.require(j, "peers", "");
+  if (j.contains("peers") && !j["peers"].is_array()) r.fail("peers", "must be a list");
+  else if (j.contains("peers")) {
+    for (std::size_t i = 0; i < j["peers"].size() && r.ok(); ++i) {
+      auto& pj = j["peers"][i];
+      std::string path = "peers[" + std::to_string(i) + "].";
+      if (!pj.is_object()) {
+        r.fail(path.substr(0, path.size() - 1), "must be an object");
+        break;
+      }
+      r.only(pj, {"address", "asn", "port", "local_asn", "hold_time", "keepalive", "connect_retry", "password", "passive",
+                  "source_address", "ebgp_multihop", "ttl_security", "families", "next_hop_v4", "next_hop_v6",
+                  "max_prefixes"},
+             path);
+      r.require(pj, "address", path);
+      r.require(pj, "asn", path);
+      peer_config p;
+      if (auto a = r.address(pj, "address", path)) p.address = *a;
+      p.asn = r.integer<std::uint32_t>(pj, "asn", path, 1, 4294967295u).value_or(0);
+      p.port = r.integer<std::uint16_t>(pj, "port", path, 1, 65535).value_or(179);
+      p.local_asn = r.integer<std::uint32_t>(pj, "local_asn", path, 1, 4294967295u).value_or(c.local_asn);
+      p.hold_time = r.integer<std::uint16_t>(pj, "hold_time", path, 0, 65535).value_or(90);
+      if (p.hold_time == 1 || p.hold_time == 2) r.fail(path + "hold_time", "must be 0 or at least 3 (RFC 4271 §4.2)");
+      p.keepalive = r.integer<std::uint16_t>(pj, "keepalive", path, 0, 65535).value_or(static_cast<std::uint16_t>(p.hold_time / 3));
+      p.connect_retry = r.integer<std::uint32_t>(pj, "connect_retry", path, 1, 3600).value_or(5);
+      p.password = r.string(pj, "password", path).value_or("");
+      if (p.password.size() > 80) r.fail(path + "password", "is longer than the 80 octets TCP MD5 allows");
+      p.passive = r.boolean(pj, "passive", path).value_or(false);
+      p.source_address = r.address(pj, "source_address", path);
+      p.ebgp_multihop = r.integer<std::uint8_t>(pj, "ebgp_multihop", path, 1, 255).value_or(1);
+      p.ttl_security = r.boolean(pj, "ttl_security", path).value_or(false);
+      for (auto& f : r.strings(pj, "families", path)) {
+        if (f == "ipv4-unicast") p.families.push_back(ipv4_unicast);
+        else if (f == "ipv6-unicast") p.families.push_back(ipv6_unicast);
+        else r.fail(path + "families", "\"" + f + "\" is not ipv4-unicast or ipv6-unicast");
+      }
+      p.next_hop_v4 = r.address(pj, "next_hop_v4", path);
+      if (p.next_hop_v4 && !p.next_hop_v4->is_v4()) r.fail(path + "next_hop_v4", "must be an IPv4 address");
+      p.next_hop_v6 = r.address(pj, "next_hop_v6", path);
+      if (p.next_hop_v6 && p.next_hop_v6->is_v4()) r.fail(path + "next_hop_v6", "must be an IPv6 address");
+      p.max_prefixes = r.integer<std::uint32_t>(pj, "max_prefixes", path, 1, 100000000).value_or(10000);
+      for (auto& other : c.peers)
+        if (other.address == p.address) r.fail(path + "address", p.address.to_string() + " is configured twice");
+      c.peers.push_back(std::move(p));
+    }
+  }
+  if (j.contains("routes") && !j["routes"].is_array()) r.fail("routes", "must be a list");
+  else if (j.contains("routes")) {
+    for (std::size_t i = 0; i < j["routes"].size() && r.ok(); ++i) {
+      auto& rj = j["routes"][i];
+      std::string path = "routes[" + std::to_string(i) + "].";
+      if (!rj.is_object()) {
+        r.fail(path.substr(0, path.size() - 1), "must be an object");
+        break;
+      }
+      r.only(rj, {"prefix", "communities", "large_communities", "extended_communities", "local_pref", "med",
+                  "as_path_prepend", "next_hop", "peers"},
+             path);
+      r.require(rj, "prefix", path);
+      auto ps = r.string(rj, "prefix", path);
+      std::optional<ip_prefix> prefix;
+      if (ps) {
+        prefix = ip_prefix::parse(*ps);
+        if (!prefix) r.fail(path + "prefix", "\"" + *ps + "\" is not a prefix (address/length with no host bits set)");
+      }
+      route_attrs a;
+      for (auto& s : r.strings(rj, "communities", path)) {
+        if (auto cm = community::parse(s)) a.communities.push_back(*cm);
+        else r.fail(path + "communities", "\"" + s + "\" is not ASN:VALUE (0-65535 each) or a well-known name");
+      }
+      for (auto& s : r.strings(rj, "large_communities", path)) {
+        if (auto l = large_community::parse(s)) a.large_communities.push_back(*l);
+        else r.fail(path + "large_communities", "\"" + s + "\" is not GLOBAL:LOCAL1:LOCAL2");
+      }
+      for (auto& s : r.strings(rj, "extended_communities", path)) {
+        if (auto e = parse_ext_community(s)) a.ext_communities.push_back(*e);
+        else r.fail(path + "extended_communities", "\"" + s + "\" is not link-bandwidth[-transitive]:ASN:BYTES_PER_SECOND");
+      }
+      a.local_pref = r.integer<std::uint32_t>(rj, "local_pref", path, 0, 4294967295u);
+      a.med = r.integer<std::uint32_t>(rj, "med", path, 0, 4294967295u);
+      a.as_path_prepend = r.integer<std::uint8_t>(rj, "as_path_prepend", path, 0, 32).value_or(0);
+      a.next_hop = r.address(rj, "next_hop", path);
+      for (auto& s : r.strings(rj, "peers", path)) {
+        if (auto pa = ip_address::parse(s)) a.peers.push_back(*pa);
+        else r.fail(path + "peers", "\"" + s + "\" is not an address");
+      }
+      if (prefix) {
+        if (c.routes.count(*prefix)) r.fail(path + "prefix", prefix->to_string() + " is listed twice");
+        c.routes[*prefix] = std::move(a);
+      }
+    }
+  }
+  if (!r.ok()) return r.error();
+  return c;
+}
+
+Result<speaker_config, std::string> load_speaker_config(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return path + ": cannot read: " + std::strerror(errno);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return parse_speaker_config(ss.str(), path);
+}
+
+}  // namespace herald::bgp

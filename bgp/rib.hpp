@@ -1,0 +1,66 @@
+// Adj-RIB-Out bookkeeping and export, pure (no I/O): the speaker keeps one
+// desired route table; each session keeps what it advertised and, when
+// prefixes change, diffs the two and sends only the difference (STYLE.md §4:
+// BGP output is desired state; MetalLB sendUpdates, BIRD bgp_fire_tx).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "bgp/config.hpp"
+#include "bgp/wire/update.hpp"
+
+namespace herald::bgp {
+
+struct prefix_hash {
+  std::size_t operator()(const wire::ip_prefix& p) const noexcept;
+};
+
+using attrs_ref = std::shared_ptr<const route_attrs>;
+using route_table = std::unordered_map<wire::ip_prefix, attrs_ref, prefix_hash>;
+using prefix_set = std::unordered_set<wire::ip_prefix, prefix_hash>;
+
+// One batch of changes for a session: groups of prefixes that share
+// attributes (to pack together), and prefixes to withdraw.
+struct rib_changes {
+  std::vector<std::pair<attrs_ref, std::vector<wire::ip_prefix>>> announce;
+  std::vector<wire::ip_prefix> withdraw;
+  bool empty() const { return announce.empty() && withdraw.empty(); }
+};
+
+class adj_rib_out {
+ public:
+  // For each prefix in `dirty`, compares what `desired` says it should be
+  // (nullptr: not at all) with what was advertised, records the new state and
+  // returns the difference. Attribute sets compare by identity first, then value.
+  rib_changes update(const prefix_set& dirty, const std::function<attrs_ref(const wire::ip_prefix&)>& desired);
+  // Everything advertised, grouped by attributes (route refresh, re-sends).
+  rib_changes everything() const;
+  void clear() { advertised_.clear(); }
+  std::size_t size() const { return advertised_.size(); }
+  std::size_t count(wire::afi a) const;
+  const route_table& advertised() const { return advertised_; }
+
+ private:
+  route_table advertised_;
+};
+
+// Which attributes a route gets towards one peer (RFC 4271 §5.1).
+struct export_context {
+  std::uint32_t local_asn = 0;
+  bool ebgp = true;
+  std::optional<wire::ip_address> next_hop_v4, next_hop_v6;  // resolved: config or session address
+  bool graceful_shutdown = false;  // RFC 8326: add GRACEFUL_SHUTDOWN, LOCAL_PREF 0 on iBGP
+  bool extended_next_hop = false;  // RFC 8950 negotiated for IPv4 unicast
+};
+
+// The path attributes of `r` for a prefix of family `f` towards a peer, with
+// the next hop in NEXT_HOP (IPv4 with IPv4 next hop) or in an MP_REACH_NLRI
+// template (everything else); nullopt when no usable next hop exists for f.
+std::optional<wire::path_attributes> export_attributes(const route_attrs& r, wire::afi f, const export_context& ctx);
+
+}  // namespace herald::bgp

@@ -1,0 +1,628 @@
+// BGP session I/O around the pure FSM (see session.hpp).
+#include "bgp/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "bgp/socket_options.hpp"
+#include "bgp/wire/describe.hpp"
+#include "bgp/wire/pack.hpp"
+
+namespace herald::bgp {
+
+using namespace wire;
+using namespace std::chrono_literals;
+using A = fsm_action;
+
+namespace {
+
+constexpr auto coalesce_window = 10ms;  // changes this close together go out in one batch
+constexpr auto max_backoff = 60s;
+
+ip_address from_asio(const asio::ip::address& a) {
+  if (a.is_v4()) return ip_address::v4(a.to_v4().to_uint());
+  auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return ip_address::v4(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_uint());
+  std::array<std::uint8_t, 16> b{};
+  auto bytes = v6.to_bytes();
+  std::copy(bytes.begin(), bytes.end(), b.begin());
+  return ip_address::v6(b);
+}
+
+asio::ip::address to_asio(const ip_address& a) {
+  if (a.is_v4()) return asio::ip::address_v4(a.v4_host_order());
+  asio::ip::address_v6::bytes_type b;
+  std::copy(a.octets.begin(), a.octets.end(), b.begin());
+  return asio::ip::address_v6(b);
+}
+
+std::size_t type_index(message_type t) { return static_cast<std::size_t>(t); }
+
+}  // namespace
+
+session::session(asio::any_io_executor ex, peer_config cfg, std::shared_ptr<speaker_shared> shared)
+    : ex_(ex),
+      cfg_(std::move(cfg)),
+      shared_(std::move(shared)),
+      fsm_(cfg_.hold_time, cfg_.keepalive, cfg_.passive),
+      connect_retry_timer_(ex),
+      hold_timer_(ex),
+      keepalive_timer_(ex),
+      restart_timer_(ex),
+      flush_timer_(ex),
+      rng_(std::random_device{}()) {}
+
+void session::start() {
+  stopped_ = false;
+  failures_ = 0;
+  handle(fsm_event::start);
+}
+
+void session::stop(std::optional<notification_message> n) {
+  stopped_ = true;
+  restart_timer_.cancel();
+  fsm_input in;
+  in.notification = std::move(n);
+  handle(fsm_event::stop, in);
+}
+
+void session::handle(fsm_event e, const fsm_input& in) {
+  auto t = fsm_.handle(e, in);
+  if (t.from != t.to)
+    spdlog::info("peer {}: {} -> {} on {} ({})", cfg_.name(), to_string(t.from), to_string(t.to), to_string(e),
+                 to_string(t.reason));
+  apply(t);
+  if (t.from != t.to) changed();
+}
+
+void session::apply(const fsm_transition& t) {
+  for (auto& a : t.actions) {
+    switch (a.kind) {
+      case A::connect:
+        asio::co_spawn(ex_, [self = shared_from_this(), g = ++gen_]() { return self->do_connect(g); }, asio::detached);
+        break;
+      case A::close: close_connection(); break;
+      case A::send_open: {
+        open_message o;
+        // RFC 6793 §4.1: a 4-octet AS goes in the capability, AS_TRANS in My AS.
+        o.my_as = cfg_.local_asn > 0xffff ? as_trans : static_cast<std::uint16_t>(cfg_.local_asn);
+        o.hold_time = cfg_.hold_time;
+        o.bgp_id = shared_->router_id;
+        std::vector<family> fams = cfg_.families;
+        for (auto f : fams) o.capabilities.push_back(cap::multiprotocol{f});
+        o.capabilities.push_back(cap::route_refresh{});
+        o.capabilities.push_back(cap::enhanced_route_refresh{});
+        o.capabilities.push_back(cap::four_octet_as{cfg_.local_asn});
+        if (shared_->graceful_restart) {
+          // RFC 4724 §3: R says we restarted (a new process always has); F says
+          // forwarding survived, true for a node whose addresses stay on kube-lb0.
+          cap::graceful_restart gr{true, false, shared_->restart_time, {}};
+          for (auto f : fams) gr.families.push_back({f, true});
+          o.capabilities.push_back(gr);
+        }
+        o.capabilities.push_back(cap::extended_next_hop{{{ipv4_unicast, afi::ipv6}}});
+        if (!shared_->hostname.empty()) o.capabilities.push_back(cap::fqdn{shared_->hostname, ""});
+        bytes b;
+        encode_open(o, b);
+        send(std::move(b), message_type::open);
+        break;
+      }
+      case A::send_keepalive: {
+        bytes b;
+        encode_keepalive(b);
+        send(std::move(b), message_type::keepalive);
+        break;
+      }
+      case A::send_notification:
+        if (a.notification) send_notification_now(*a.notification);
+        break;
+      case A::start_connect_retry: {
+        auto d = backoff();
+        connect_retry_timer_.expires_after(d);
+        connect_retry_timer_.async_wait([self = shared_from_this(), g = gen_](boost::system::error_code ec) {
+          if (!ec) self->handle(fsm_event::connect_retry_expired);
+        });
+        break;
+      }
+      case A::stop_connect_retry: connect_retry_timer_.cancel(); break;
+      case A::arm_hold:
+        if (a.seconds == 0) hold_timer_.cancel();
+        else arm(hold_timer_, std::chrono::seconds(a.seconds), fsm_event::hold_timer_expired);
+        break;
+      case A::arm_keepalive:
+        if (a.seconds == 0) keepalive_timer_.cancel();
+        else arm(keepalive_timer_, std::chrono::seconds(a.seconds), fsm_event::keepalive_timer_expired);
+        break;
+      case A::established:
+        failures_ = 0;
+        established_since_ = std::chrono::system_clock::now();
+        full_sync_ = true;
+        eor_sent_ = false;
+        spdlog::info("peer {}: established, hold time {} s, families {}", cfg_.name(), fsm_.negotiated_hold_time(),
+                     [&] {
+                       std::string s;
+                       for (auto f : families_) s += (s.empty() ? "" : ",") + wire::to_string(f);
+                       return s;
+                     }());
+        schedule_flush(0ms);
+        break;
+      case A::process_update:
+      case A::process_route_refresh: break;  // done by on_message with the decoded message
+      case A::down: {
+        ++flaps_;
+        established_since_.reset();
+        rib_out_.clear();
+        dirty_.clear();
+        rib_in_.clear();
+        peer_open_.reset();
+        if (stopped_) break;
+        ++failures_;
+        if (cfg_.passive) {
+          handle(fsm_event::start);
+          break;
+        }
+        restart_timer_.expires_after(backoff());
+        restart_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+          if (!ec && !self->stopped_) self->handle(fsm_event::start);
+        });
+        break;
+      }
+    }
+  }
+}
+
+void session::arm(asio::steady_timer& t, std::chrono::milliseconds d, fsm_event e) {
+  t.expires_after(d);
+  t.async_wait([self = shared_from_this(), e, g = gen_](boost::system::error_code ec) {
+    if (!ec && g == self->gen_) self->handle(e);
+  });
+}
+
+std::chrono::milliseconds session::backoff() {
+  // Exponential from connect_retry, capped at a minute, with ±25% jitter so
+  // that many nodes restarted together do not reconnect in lockstep.
+  auto base = std::chrono::milliseconds(std::chrono::seconds(std::max<std::uint32_t>(1, cfg_.connect_retry)));
+  auto d = base * (1u << std::min(failures_, 6u));
+  d = std::min<std::chrono::milliseconds>(d, max_backoff);
+  std::uniform_real_distribution<double> jitter(0.75, 1.25);
+  return std::chrono::milliseconds(static_cast<long>(static_cast<double>(d.count()) * jitter(rng_)));
+}
+
+asio::awaitable<void> session::do_connect(std::uint64_t gen) {
+  auto self = shared_from_this();
+  auto peer = to_asio(cfg_.address);
+  tcp::socket sock(ex_);
+  boost::system::error_code ec;
+  auto fam = cfg_.address.is_v4() ? tcp::v4() : tcp::v6();
+  sock.open(fam, ec);
+  auto fd_family = cfg_.address.family;
+  if (!ec) {
+    if (!cfg_.password.empty())
+      if (auto e = set_tcp_md5(sock.native_handle(), fd_family, cfg_.address, cfg_.password))
+        spdlog::error("peer {}: TCP MD5 key: {}", cfg_.name(), e.message());
+    int ttl = cfg_.ttl_security ? 255 : (cfg_.ebgp() ? cfg_.ebgp_multihop : 64);
+    set_ttl(sock.native_handle(), fd_family, ttl);
+    if (cfg_.ttl_security) set_min_ttl(sock.native_handle(), fd_family, 256 - std::max<int>(1, cfg_.ebgp_multihop));
+    if (cfg_.source_address) sock.bind(tcp::endpoint(to_asio(*cfg_.source_address), 0), ec);
+  }
+  if (!ec) {
+    auto [cec] = co_await sock.async_connect(tcp::endpoint(peer, cfg_.port), asio::as_tuple(asio::use_awaitable));
+    ec = cec;
+  }
+  if (gen != gen_ || stopped_) co_return;  // superseded while connecting
+  if (ec) {
+    spdlog::debug("peer {}: connect: {}", cfg_.name(), ec.message());
+    handle(fsm_event::tcp_failed);
+    co_return;
+  }
+  adopt(std::move(sock));
+}
+
+void session::accept(tcp::socket socket) {
+  auto st = fsm_.state();
+  if (stopped_ || st == session_state::established || st == session_state::open_confirm ||
+      st == session_state::open_sent) {
+    // RFC 4271 §6.8: with a connection already past OPEN we keep it. (A full
+    // collision resolution by BGP Identifier is not done yet: the peer's
+    // connection is refused with Cease / Connection Collision Resolution.)
+    bytes b;
+    encode_notification({notification_code::cease, static_cast<std::uint8_t>(cease_subcode::connection_collision_resolution), {}}, b);
+    boost::system::error_code ec;
+    socket.non_blocking(true, ec);
+    asio::write(socket, asio::buffer(b), ec);
+    socket.close(ec);
+    spdlog::info("peer {}: refused an inbound connection in state {}", cfg_.name(), to_string(st));
+    return;
+  }
+  if (st == session_state::idle) {
+    restart_timer_.cancel();
+    handle(fsm_event::start);
+  }
+  // Connect / Active: the inbound connection wins over an attempt in flight.
+  ++gen_;
+  if (socket_) {
+    boost::system::error_code ec;
+    socket_->close(ec);
+    socket_.reset();
+  }
+  adopt(std::move(socket));
+}
+
+void session::adopt(tcp::socket socket) {
+  boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  auto local = socket.local_endpoint(ec);
+  local_address_ = ec ? std::nullopt : std::optional<ip_address>(from_asio(local.address()));
+  socket_.emplace(std::move(socket));
+  rbuf_.clear();
+  out_.clear();
+  writing_ = false;
+  auto g = ++gen_;
+  handle(fsm_event::tcp_connected);
+  asio::co_spawn(ex_, [self = shared_from_this(), g]() { return self->read_loop(g); }, asio::detached);
+}
+
+asio::awaitable<void> session::read_loop(std::uint64_t gen) {
+  auto self = shared_from_this();
+  std::vector<std::byte> chunk(64 * 1024);
+  while (gen == gen_ && socket_) {
+    auto [ec, n] = co_await socket_->async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
+    if (gen != gen_) co_return;
+    if (ec) {
+      if (ec != asio::error::operation_aborted)
+        spdlog::info("peer {}: connection closed: {}", cfg_.name(), ec.message());
+      handle(fsm_event::tcp_failed);
+      co_return;
+    }
+    rbuf_.insert(rbuf_.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+    std::size_t off = 0;
+    while (gen == gen_) {
+      auto f = frame(std::span(rbuf_).subspan(off), ext_message_ ? max_extended_message_size : max_message_size);
+      if (f.kind == frame_result::need_more) break;
+      if (f.kind == frame_result::error) {
+        reject(*f.err);
+        co_return;
+      }
+      on_message(std::span(rbuf_).subspan(off, f.length));
+      off += f.length;
+    }
+    if (gen != gen_) co_return;
+    rbuf_.erase(rbuf_.begin(), rbuf_.begin() + static_cast<std::ptrdiff_t>(off));
+  }
+}
+
+void session::reject(decode_error e) {
+  spdlog::warn("peer {}: {}", cfg_.name(), e.to_string());
+  notification_message n{e.code, e.subcode, std::move(e.data)};
+  last_error_sent_ = n.to_string();
+  fsm_input in;
+  in.notification = std::move(n);
+  handle(fsm_event::message_error, in);
+}
+
+void session::on_message(std::span<const std::byte> bytes) {
+  auto t = static_cast<message_type>(std::to_integer<std::uint8_t>(bytes[18]));
+  ++in_[0];
+  ++in_[type_index(t)];
+  auto d = decode_message(bytes, update_ctx());
+  if (!d) {
+    reject(d.error());
+    return;
+  }
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, open_message>) on_open(m);
+        else if constexpr (std::is_same_v<T, keepalive_message>) handle(fsm_event::keepalive_received);
+        else if constexpr (std::is_same_v<T, update_message>) on_update(m, *d);
+        else if constexpr (std::is_same_v<T, route_refresh_message>) on_route_refresh(m);
+        else {
+          last_error_received_ = m.to_string();
+          spdlog::warn("peer {}: NOTIFICATION received: {}", cfg_.name(), m.to_string());
+          handle(fsm_event::notification_received);
+        }
+      },
+      d->msg);
+  changed();
+}
+
+void session::on_open(const open_message& o) {
+  if (fsm_.state() != session_state::open_sent) {
+    handle(fsm_event::open_received);  // the FSM answers with an FSM error
+    return;
+  }
+  open_expectations expect{cfg_.asn, shared_->router_id, cfg_.local_asn};
+  if (auto e = check_open(o, expect)) {
+    reject(*e);
+    return;
+  }
+  peer_open_ = o;
+  four_octet_ = o.find<cap::four_octet_as>() != nullptr;
+  ext_message_ = false;  // we do not offer RFC 8654 yet
+  enhanced_rr_ = o.find<cap::enhanced_route_refresh>() != nullptr;
+  ext_nh_v4_ = false;
+  if (auto enh = o.find<cap::extended_next_hop>())
+    for (auto& e : enh->entries)
+      if (e.nlri == ipv4_unicast && e.next_hop == afi::ipv6) ext_nh_v4_ = true;
+  // RFC 4760 §8: a peer without the multiprotocol capability speaks IPv4 unicast only.
+  families_.clear();
+  bool peer_mp = o.find<cap::multiprotocol>() != nullptr;
+  for (auto f : cfg_.families)
+    if (peer_mp ? o.has_family(f) : f == ipv4_unicast) families_.push_back(f);
+  fsm_input in;
+  in.peer_hold_time = o.hold_time;
+  handle(fsm_event::open_received, in);
+}
+
+void session::on_update(const update_message& u, const decoded_message& d) {
+  handle(fsm_event::update_received);
+  if (fsm_.state() != session_state::established) return;
+  auto now = std::chrono::steady_clock::now();
+  if (!d.errors.empty() && now - last_update_error_log_ > 10s) {
+    // Rate-limited: a peer can send a million bad UPDATEs.
+    last_update_error_log_ = now;
+    spdlog::warn("peer {}: UPDATE error, {}: {}", cfg_.name(), to_string(d.action), d.errors.front().to_string());
+  }
+  std::vector<ip_prefix> announced = u.nlri;
+  if (u.attrs.reach) announced.insert(announced.end(), u.attrs.reach->nlri.begin(), u.attrs.reach->nlri.end());
+  for (auto& p : u.withdrawn) rib_in_.erase(p);
+  if (u.attrs.unreach)
+    for (auto& p : u.attrs.unreach->withdrawn) rib_in_.erase(p);
+  if (d.action == error_action::treat_as_withdraw) {
+    // RFC 7606 §2: the routes in an UPDATE with a malformed attribute are withdrawn.
+    for (auto& p : announced) rib_in_.erase(p);
+    return;
+  }
+  if (!announced.empty()) {
+    auto attrs = std::make_shared<const path_attributes>([&] {
+      auto a = u.attrs;
+      if (a.reach) a.reach->nlri.clear();
+      return a;
+    }());
+    for (auto& p : announced) rib_in_[p] = attrs;
+  }
+  if (rib_in_.size() > cfg_.max_prefixes) {
+    spdlog::warn("peer {}: {} prefixes received, over the limit of {}", cfg_.name(), rib_in_.size(), cfg_.max_prefixes);
+    // RFC 4486 §4: data is AFI, SAFI and the limit.
+    bytes data{std::byte{0}, std::byte{1}, std::byte{1}};
+    for (int i = 3; i >= 0; --i) data.push_back(std::byte(static_cast<std::uint8_t>(cfg_.max_prefixes >> (8 * i))));
+    notification_message n{notification_code::cease, static_cast<std::uint8_t>(cease_subcode::maximum_prefixes_reached), data};
+    last_error_sent_ = n.to_string();
+    fsm_input in;
+    in.notification = n;
+    handle(fsm_event::message_error, in);
+  }
+}
+
+void session::on_route_refresh(const route_refresh_message& r) {
+  handle(fsm_event::route_refresh_received);
+  if (fsm_.state() != session_state::established || r.subtype != route_refresh_message::normal) return;
+  if (!negotiated(r.f)) return;
+  spdlog::info("peer {}: route refresh for {}", cfg_.name(), wire::to_string(r.f));
+  // RFC 7313 §4: with enhanced route refresh the re-send is framed by BoRR / EoRR.
+  if (enhanced_rr_) {
+    bytes b;
+    encode_route_refresh({r.f, route_refresh_message::begin}, b);
+    send(std::move(b), message_type::route_refresh);
+  }
+  auto all = rib_out_.everything();
+  rib_changes only;
+  for (auto& [attrs, ps] : all.announce) {
+    std::vector<ip_prefix> mine;
+    for (auto& p : ps)
+      if (p.addr.family == r.f.a) mine.push_back(p);
+    if (!mine.empty()) only.announce.push_back({attrs, std::move(mine)});
+  }
+  send_changes(only);
+  if (enhanced_rr_) {
+    bytes b;
+    encode_route_refresh({r.f, route_refresh_message::end}, b);
+    send(std::move(b), message_type::route_refresh);
+  }
+}
+
+void session::close_connection() {
+  ++gen_;
+  hold_timer_.cancel();
+  keepalive_timer_.cancel();
+  flush_timer_.cancel();
+  flush_scheduled_ = false;
+  if (socket_) {
+    boost::system::error_code ec;
+    socket_->shutdown(tcp::socket::shutdown_both, ec);
+    socket_->close(ec);
+    socket_.reset();
+  }
+  out_.clear();
+  writing_ = false;
+}
+
+void session::send_notification_now(const notification_message& n) {
+  // Best effort and never blocking: the connection closes right after, and a
+  // peer that does not read must not hold us (its send buffer is full).
+  if (!socket_) return;
+  bytes b;
+  encode_notification(n, b);
+  boost::system::error_code ec;
+  socket_->non_blocking(true, ec);
+  if (!writing_) asio::write(*socket_, asio::buffer(b), ec);
+  ++out_count_[0];
+  ++out_count_[type_index(message_type::notification)];
+  last_error_sent_ = n.to_string();
+  spdlog::info("peer {}: sent NOTIFICATION {}", cfg_.name(), n.to_string());
+}
+
+void session::send(bytes&& b, message_type t, std::size_t count) {
+  if (!socket_ || b.empty()) return;
+  out_count_[0] += count;
+  out_count_[type_index(t)] += count;
+  out_.push_back(std::move(b));
+  if (!writing_) do_write();
+}
+
+void session::do_write() {
+  if (out_.empty() || !socket_) {
+    writing_ = false;
+    return;
+  }
+  writing_ = true;
+  asio::async_write(*socket_, asio::buffer(out_.front()),
+                    [self = shared_from_this(), g = gen_](boost::system::error_code ec, std::size_t) {
+                      if (g != self->gen_) return;
+                      if (ec) {
+                        spdlog::info("peer {}: write: {}", self->cfg_.name(), ec.message());
+                        self->handle(fsm_event::tcp_failed);
+                        return;
+                      }
+                      self->out_.pop_front();
+                      self->do_write();
+                    });
+}
+
+void session::routes_changed(const std::vector<ip_prefix>& prefixes) {
+  if (fsm_.state() != session_state::established) return;  // the full sync at Established covers it
+  dirty_.insert(prefixes.begin(), prefixes.end());
+  schedule_flush(coalesce_window);
+}
+
+void session::resend_all() {
+  if (fsm_.state() != session_state::established) return;
+  send_changes(rib_out_.everything());
+}
+
+void session::schedule_flush(std::chrono::milliseconds delay) {
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  flush_timer_.expires_after(delay);
+  flush_timer_.async_wait([self = shared_from_this(), g = gen_](boost::system::error_code ec) {
+    if (ec || g != self->gen_) return;
+    self->flush_scheduled_ = false;
+    self->flush();
+  });
+}
+
+bool session::negotiated(family f) const { return std::find(families_.begin(), families_.end(), f) != families_.end(); }
+
+attrs_ref session::desired(const ip_prefix& p) const {
+  auto it = shared_->routes.find(p);
+  if (it == shared_->routes.end() || !it->second->for_peer(cfg_.address)) return nullptr;
+  if (!negotiated({p.addr.family, safi::unicast})) return nullptr;
+  if (!export_attributes(*it->second, p.addr.family, export_ctx())) return nullptr;
+  return it->second;
+}
+
+export_context session::export_ctx() const {
+  export_context c;
+  c.local_asn = cfg_.local_asn;
+  c.ebgp = cfg_.ebgp();
+  c.graceful_shutdown = shared_->graceful_shutdown;
+  c.extended_next_hop = ext_nh_v4_;
+  c.next_hop_v4 = cfg_.next_hop_v4;
+  c.next_hop_v6 = cfg_.next_hop_v6;
+  // Next hop self: the session's own address for its family.
+  if (local_address_ && local_address_->is_v4() && !c.next_hop_v4) c.next_hop_v4 = local_address_;
+  if (local_address_ && !local_address_->is_v4() && !c.next_hop_v6) c.next_hop_v6 = local_address_;
+  return c;
+}
+
+update_context session::update_ctx() const {
+  update_context c;
+  c.four_octet_as = four_octet_;
+  c.ebgp = cfg_.ebgp();
+  c.max_message = ext_message_ ? max_extended_message_size : max_message_size;
+  return c;
+}
+
+void session::flush() {
+  if (fsm_.state() != session_state::established) return;
+  if (full_sync_) {
+    full_sync_ = false;
+    for (auto& [p, a] : shared_->routes) dirty_.insert(p);
+    for (auto& [p, a] : rib_out_.advertised()) dirty_.insert(p);
+  }
+  if (!dirty_.empty()) {
+    auto changes = rib_out_.update(dirty_, [this](const ip_prefix& p) { return desired(p); });
+    dirty_.clear();
+    send_changes(changes);
+  }
+  maybe_send_end_of_rib();
+  changed();
+}
+
+void session::maybe_send_end_of_rib() {
+  // RFC 4724 §4.1: End-of-RIB only once every route is out, so a restarted
+  // node does not make routers drop it early.
+  if (eor_sent_ || !shared_->initial_routes_complete || fsm_.state() != session_state::established || full_sync_)
+    return;
+  if (flush_scheduled_) return;  // the initial routes are still waiting for the flush
+  eor_sent_ = true;
+  for (auto f : families_) {
+    bytes b;
+    encode_end_of_rib(f, b);
+    send(std::move(b), message_type::update);
+  }
+}
+
+void session::send_changes(const rib_changes& c) {
+  auto ectx = export_ctx();
+  auto uctx = update_ctx();
+  bytes out;
+  std::size_t messages = 0;
+  for (auto& [attrs, prefixes] : c.announce) {
+    for (auto fam : {afi::ipv4, afi::ipv6}) {
+      std::vector<ip_prefix> of;
+      for (auto& p : prefixes)
+        if (p.addr.family == fam) of.push_back(p);
+      if (of.empty()) continue;
+      auto pa = export_attributes(*attrs, fam, ectx);
+      if (!pa) continue;
+      messages += pack_announce(*pa, of, uctx, out);
+    }
+  }
+  for (auto fam : {ipv4_unicast, ipv6_unicast}) {
+    std::vector<ip_prefix> of;
+    for (auto& p : c.withdraw)
+      if (p.addr.family == fam.a) of.push_back(p);
+    if (!of.empty()) messages += pack_withdraw(fam, of, uctx, out);
+  }
+  if (messages) {
+    spdlog::debug("peer {}: sending {} UPDATEs ({} octets)", cfg_.name(), messages, out.size());
+    send(std::move(out), message_type::update, messages);
+  }
+}
+
+void session::changed() {
+  if (shared_->on_change) shared_->on_change();
+}
+
+peer_status session::status() const {
+  peer_status s;
+  s.address = cfg_.address.to_string();
+  s.asn = cfg_.asn;
+  s.state = fsm_.state();
+  s.established_since = established_since_;
+  s.hold_time = fsm_.negotiated_hold_time();
+  s.keepalive = fsm_.keepalive_interval();
+  if (peer_open_) {
+    s.remote_id = peer_open_->bgp_id;
+    if (auto h = peer_open_->find<cap::fqdn>()) s.remote_hostname = h->hostname;
+    for (auto f : families_) s.capabilities.push_back("multiprotocol " + wire::to_string(f));
+    if (four_octet_) s.capabilities.push_back("4-octet-as");
+    if (enhanced_rr_) s.capabilities.push_back("enhanced-route-refresh");
+    if (peer_open_->find<cap::route_refresh>()) s.capabilities.push_back("route-refresh");
+    if (peer_open_->find<cap::graceful_restart>() && shared_->graceful_restart) s.capabilities.push_back("graceful-restart");
+    if (ext_nh_v4_) s.capabilities.push_back("extended-nexthop");
+  }
+  s.messages_in = in_;
+  s.messages_out = out_count_;
+  s.advertised_v4 = rib_out_.count(afi::ipv4);
+  s.advertised_v6 = rib_out_.count(afi::ipv6);
+  s.received = rib_in_.size();
+  s.last_error_sent = last_error_sent_;
+  s.last_error_received = last_error_received_;
+  s.flaps = flaps_;
+  return s;
+}
+
+}  // namespace herald::bgp

@@ -1,0 +1,144 @@
+// One BGP session per configured peer, on Boost.Asio: the socket, the timers
+// and the Adj-RIBs around the pure fsm (fsm.hpp). RFC 4271 (sessions), RFC
+// 6793 (4-octet AS), RFC 4760 (families), RFC 2918 / 7313 (route refresh),
+// RFC 4724 (graceful restart), RFC 8950 (extended next hop), RFC 8654
+// (extended messages), RFC 4486 (max prefixes), RFC 9003 (shutdown text).
+//
+// Threading: every member runs on the io_context thread that owns the
+// speaker (DESIGN.md); asynchronous handlers hold shared_from_this(). Each
+// TCP connection gets a generation number; completions from an older
+// connection are ignored, so closing is just "bump and close".
+#pragma once
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+
+#include "bgp/config.hpp"
+#include "bgp/fsm.hpp"
+#include "bgp/rib.hpp"
+#include "bgp/wire/message.hpp"
+
+namespace herald::bgp {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// State the speaker shares with its sessions (same thread; no locks).
+struct speaker_shared {
+  std::uint32_t router_id = 0;
+  std::uint32_t local_asn = 0;
+  std::string hostname;
+  bool graceful_restart = true;
+  std::uint16_t restart_time = 120;
+  bool initial_routes_complete = false;  // End-of-RIB only after this (RFC 4724 §4.1)
+  bool graceful_shutdown = false;        // RFC 8326
+  route_table routes;
+  std::function<void()> on_change;  // status changed (throttled by the owner)
+};
+
+// A read-only picture of a session for metrics, logs and the gRPC API.
+struct peer_status {
+  std::string address;
+  std::uint32_t asn = 0;
+  session_state state = session_state::idle;
+  std::optional<std::chrono::system_clock::time_point> established_since;
+  std::uint16_t hold_time = 0, keepalive = 0;  // negotiated
+  std::uint32_t remote_id = 0;
+  std::string remote_hostname;
+  std::vector<std::string> capabilities;  // negotiated, by name
+  std::array<std::uint64_t, 6> messages_in{}, messages_out{};  // by message type; [0] total
+  std::size_t advertised_v4 = 0, advertised_v6 = 0, received = 0;
+  std::string last_error_sent, last_error_received;
+  std::uint64_t flaps = 0;
+};
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(asio::any_io_executor ex, peer_config cfg, std::shared_ptr<speaker_shared> shared);
+
+  void start();
+  // Sends Cease (the given notification, or administrative shutdown) and stays down.
+  void stop(std::optional<wire::notification_message> n = std::nullopt);
+  // An inbound connection from this peer's address (the speaker's listener).
+  void accept(tcp::socket socket);
+  // Prefixes whose desired state changed; sent after a short coalescing window.
+  void routes_changed(const std::vector<wire::ip_prefix>& prefixes);
+  // Everything advertised again with the current export (graceful shutdown).
+  void resend_all();
+  // Sends End-of-RIB if the initial sync is done (after initial_routes_complete).
+  void maybe_send_end_of_rib();
+
+  const peer_config& config() const { return cfg_; }
+  session_state state() const { return fsm_.state(); }
+  peer_status status() const;
+  const adj_rib_out& rib_out() const { return rib_out_; }
+  bool stopped() const { return stopped_; }
+
+ private:
+  void apply(const fsm_transition& t);
+  void handle(fsm_event e, const fsm_input& in = {});
+  asio::awaitable<void> do_connect(std::uint64_t gen);
+  asio::awaitable<void> read_loop(std::uint64_t gen);
+  void adopt(tcp::socket socket);
+  void on_message(std::span<const std::byte> bytes);
+  void on_open(const wire::open_message& o);
+  void on_update(const wire::update_message& u, const wire::decoded_message& d);
+  void on_route_refresh(const wire::route_refresh_message& r);
+  void reject(wire::decode_error e);
+  void close_connection();
+  void send(wire::bytes&& b, wire::message_type t, std::size_t count = 1);
+  void do_write();
+  void send_notification_now(const wire::notification_message& n);
+  void arm(asio::steady_timer& t, std::chrono::milliseconds d, fsm_event e);
+  void schedule_flush(std::chrono::milliseconds delay);
+  void flush();
+  void send_changes(const rib_changes& c);
+  attrs_ref desired(const wire::ip_prefix& p) const;
+  export_context export_ctx() const;
+  wire::update_context update_ctx() const;
+  std::chrono::milliseconds backoff();
+  bool negotiated(wire::family f) const;
+  void changed();
+
+  asio::any_io_executor ex_;
+  peer_config cfg_;
+  std::shared_ptr<speaker_shared> shared_;
+  fsm fsm_;
+  bool stopped_ = true;
+
+  std::optional<tcp::socket> socket_;
+  std::uint64_t gen_ = 0;
+  std::optional<wire::ip_address> local_address_;
+  wire::bytes rbuf_;
+  std::deque<wire::bytes> out_;
+  bool writing_ = false;
+
+  asio::steady_timer connect_retry_timer_, hold_timer_, keepalive_timer_, restart_timer_, flush_timer_;
+  bool flush_scheduled_ = false;
+  unsigned failures_ = 0;  // consecutive, for backoff
+  std::mt19937 rng_;
+
+  std::optional<wire::open_message> peer_open_;
+  bool four_octet_ = false, ext_nh_v4_ = false, ext_message_ = false, enhanced_rr_ = false;
+  std::vector<wire::family> families_;
+
+  adj_rib_out rib_out_;
+  prefix_set dirty_;
+  bool full_sync_ = false;
+  bool eor_sent_ = false;
+  std::unordered_map<wire::ip_prefix, std::shared_ptr<const wire::path_attributes>, prefix_hash> rib_in_;
+  std::chrono::steady_clock::time_point last_update_error_log_{};
+
+  std::optional<std::chrono::system_clock::time_point> established_since_;
+  std::array<std::uint64_t, 6> in_{}, out_count_{};
+  std::string last_error_sent_, last_error_received_;
+  std::uint64_t flaps_ = 0;
+};
+
+}  // namespace herald::bgp

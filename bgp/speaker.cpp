@@ -1,0 +1,267 @@
+// The speaker (see speaker.hpp).
+#include "bgp/speaker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "bgp/socket_options.hpp"
+
+namespace herald::bgp {
+
+using namespace wire;
+using namespace std::chrono_literals;
+
+namespace {
+ip_address endpoint_address(const tcp::endpoint& e) {
+  auto a = e.address();
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  if (a.is_v4()) return ip_address::v4(a.to_v4().to_uint());
+  std::array<std::uint8_t, 16> b{};
+  auto bytes = a.to_v6().to_bytes();
+  std::copy(bytes.begin(), bytes.end(), b.begin());
+  return ip_address::v6(b);
+}
+
+void fill_defaults(speaker_config& cfg) {
+  for (auto& p : cfg.peers) {
+    if (p.local_asn == 0) p.local_asn = cfg.local_asn;
+    if (p.families.empty()) {
+      p.families.push_back({p.address.family, safi::unicast});
+      // The other family too when the peer can be given a next hop for it.
+      if (p.address.is_v4() && p.next_hop_v6) p.families.push_back(ipv6_unicast);
+      if (!p.address.is_v4()) p.families.insert(p.families.begin(), ipv4_unicast);
+    }
+  }
+}
+}  // namespace
+
+speaker::speaker(asio::any_io_executor ex, speaker_config cfg)
+    : ex_(ex), cfg_(std::move(cfg)), shared_(std::make_shared<speaker_shared>()), drain_timer_(ex) {
+  fill_defaults(cfg_);
+  shared_->router_id = cfg_.router_id;
+  shared_->local_asn = cfg_.local_asn;
+  shared_->hostname = cfg_.hostname;
+  shared_->graceful_restart = cfg_.graceful_restart;
+  shared_->restart_time = cfg_.restart_time;
+}
+
+speaker::~speaker() {
+  for (auto& s : sessions_) s->stop();
+  if (acceptor_) {
+    boost::system::error_code ec;
+    acceptor_->close(ec);
+  }
+}
+
+boost::system::error_code speaker::start() {
+  boost::system::error_code ec;
+  if (cfg_.listen_address) {
+    auto& la = *cfg_.listen_address;
+    asio::ip::address addr;
+    if (la.is_v4()) addr = asio::ip::address_v4(la.v4_host_order());
+    else {
+      asio::ip::address_v6::bytes_type b;
+      std::copy(la.octets.begin(), la.octets.end(), b.begin());
+      addr = asio::ip::address_v6(b);
+    }
+    acceptor_ = std::make_shared<tcp::acceptor>(ex_);
+    tcp::endpoint ep(addr, cfg_.listen_port);
+    acceptor_->open(ep.protocol(), ec);
+    if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && addr.is_v6()) acceptor_->set_option(asio::ip::v6_only(false), ec);
+    if (!ec) acceptor_->bind(ep, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      spdlog::error("speaker: cannot listen on [{}]:{}: {}", la.to_string(), cfg_.listen_port, ec.message());
+      return ec;
+    }
+    spdlog::info("speaker: listening on [{}]:{}", la.to_string(), cfg_.listen_port);
+    asio::co_spawn(ex_, accept_loop(acceptor_), asio::detached);
+  }
+  std::map<ip_prefix, route_attrs> routes = cfg_.routes;
+  set_routes(routes);
+  for (auto& p : cfg_.peers) {
+    install_md5(p);
+    auto s = std::make_shared<session>(ex_, p, shared_);
+    sessions_.push_back(s);
+    s->start();
+  }
+  return ec;
+}
+
+void speaker::install_md5(const peer_config& p) {
+  if (!acceptor_ || p.password.empty()) return;
+  auto fam = acceptor_->local_endpoint().address().is_v4() ? afi::ipv4 : afi::ipv6;
+  if (auto e = set_tcp_md5(acceptor_->native_handle(), fam, p.address, p.password))
+    spdlog::error("peer {}: TCP MD5 key on the listener: {}", p.name(), e.message());
+}
+
+asio::awaitable<void> speaker::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
+  for (;;) {
+    auto [ec, sock] = co_await acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+    if (ec) {
+      spdlog::warn("speaker: accept: {}", ec.message());
+      continue;
+    }
+    boost::system::error_code rec;
+    auto remote = sock.remote_endpoint(rec);
+    if (rec) continue;
+    auto from = endpoint_address(remote);
+    if (auto s = find(from)) {
+      s->accept(std::move(sock));
+    } else {
+      spdlog::info("speaker: refused a connection from {}: not a configured peer", from.to_string());
+      sock.close(rec);
+    }
+  }
+}
+
+std::shared_ptr<session> speaker::find(const ip_address& a) const {
+  for (auto& s : sessions_)
+    if (s->config().address == a) return s;
+  return nullptr;
+}
+
+void speaker::reconfigure(speaker_config cfg) {
+  fill_defaults(cfg);
+  // Peers: stop the removed and the changed, start the new and the changed.
+  std::vector<std::shared_ptr<session>> keep;
+  for (auto& s : sessions_) {
+    auto it = std::find_if(cfg.peers.begin(), cfg.peers.end(), [&](auto& p) { return p.address == s->config().address; });
+    if (it == cfg.peers.end()) {
+      spdlog::info("peer {}: removed from the configuration", s->config().name());
+      s->stop(notification_message{notification_code::cease, static_cast<std::uint8_t>(cease_subcode::peer_deconfigured), {}});
+    } else if (!(*it == s->config())) {
+      spdlog::info("peer {}: configuration changed, restarting the session", s->config().name());
+      s->stop(notification_message{notification_code::cease,
+                                   static_cast<std::uint8_t>(cease_subcode::other_configuration_change), {}});
+    } else {
+      keep.push_back(s);
+    }
+  }
+  bool global_change = cfg.router_id != cfg_.router_id || cfg.local_asn != cfg_.local_asn ||
+                       cfg.hostname != cfg_.hostname || cfg.graceful_restart != cfg_.graceful_restart ||
+                       cfg.restart_time != cfg_.restart_time;
+  if (global_change) {
+    spdlog::info("speaker: router id, AS, hostname or graceful restart changed: restarting every session");
+    for (auto& s : keep) s->stop(notification_message{notification_code::cease,
+                                                      static_cast<std::uint8_t>(cease_subcode::other_configuration_change), {}});
+    keep.clear();
+    shared_->router_id = cfg.router_id;
+    shared_->local_asn = cfg.local_asn;
+    shared_->hostname = cfg.hostname;
+    shared_->graceful_restart = cfg.graceful_restart;
+    shared_->restart_time = cfg.restart_time;
+  }
+  auto routes = cfg.routes;
+  auto peers = cfg.peers;
+  auto old_listen = std::make_pair(cfg_.listen_address, cfg_.listen_port);
+  cfg_ = std::move(cfg);
+  if (old_listen != std::make_pair(cfg_.listen_address, cfg_.listen_port))
+    spdlog::warn("speaker: a changed listen address applies after a restart");
+  for (auto& p : peers) {
+    if (std::find_if(keep.begin(), keep.end(), [&](auto& s) { return s->config().address == p.address; }) != keep.end())
+      continue;
+    install_md5(p);
+    auto s = std::make_shared<session>(ex_, p, shared_);
+    keep.push_back(s);
+    s->start();
+  }
+  sessions_ = std::move(keep);
+  set_routes(routes);
+}
+
+attrs_ref speaker::intern(const route_attrs& a) {
+  for (auto& r : interned_)
+    if (*r == a) return r;
+  auto r = std::make_shared<const route_attrs>(a);
+  interned_.push_back(r);
+  return r;
+}
+
+void speaker::set_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_prefix>& changed) {
+  auto& table = shared_->routes;
+  auto it = table.find(p);
+  if (!a) {
+    if (it == table.end()) return;
+    table.erase(it);
+  } else if (it != table.end()) {
+    if (it->second == a) return;
+    it->second = std::move(a);
+  } else {
+    table.emplace(p, std::move(a));
+  }
+  changed.push_back(p);
+}
+
+void speaker::notify(const std::vector<ip_prefix>& changed) {
+  if (changed.empty()) return;
+  // Interned attribute sets no route uses any more are dropped.
+  std::erase_if(interned_, [](const attrs_ref& r) { return r.use_count() == 1; });
+  for (auto& s : sessions_) s->routes_changed(changed);
+}
+
+void speaker::announce(const ip_prefix& p, const route_attrs& a) {
+  std::vector<ip_prefix> changed;
+  set_table_entry(p, intern(a), changed);
+  notify(changed);
+}
+
+void speaker::withdraw(const ip_prefix& p) {
+  std::vector<ip_prefix> changed;
+  set_table_entry(p, nullptr, changed);
+  notify(changed);
+}
+
+void speaker::set_routes(const std::map<ip_prefix, route_attrs>& routes) {
+  std::vector<ip_prefix> changed;
+  std::vector<ip_prefix> gone;
+  for (auto& [p, a] : shared_->routes)
+    if (!routes.count(p)) gone.push_back(p);
+  for (auto& p : gone) set_table_entry(p, nullptr, changed);
+  for (auto& [p, a] : routes) set_table_entry(p, intern(a), changed);
+  notify(changed);
+}
+
+void speaker::initial_routes_complete() {
+  shared_->initial_routes_complete = true;
+  for (auto& s : sessions_) s->maybe_send_end_of_rib();
+}
+
+void speaker::shutdown(std::string reason, std::function<void()> done) {
+  auto finish = [this, reason, done = std::move(done)] {
+    for (auto& s : sessions_)
+      s->stop(notification_message::shutdown(cease_subcode::administrative_shutdown, reason));
+    if (acceptor_) {
+      boost::system::error_code ec;
+      acceptor_->close(ec);
+    }
+    if (done) done();
+  };
+  if (!cfg_.drain || cfg_.drain->count() == 0) {
+    finish();
+    return;
+  }
+  spdlog::info("speaker: graceful shutdown: announcing GRACEFUL_SHUTDOWN, draining for {} s", cfg_.drain->count());
+  shared_->graceful_shutdown = true;
+  for (auto& s : sessions_) s->resend_all();
+  drain_timer_.expires_after(*cfg_.drain);
+  drain_timer_.async_wait([this, finish](boost::system::error_code ec) {
+    if (ec) return;
+    spdlog::info("speaker: drain period over: withdrawing {} routes", shared_->routes.size());
+    set_routes({});
+    // Give the withdrawals a moment to leave before the NOTIFICATION closes the sessions.
+    drain_timer_.expires_after(200ms);
+    drain_timer_.async_wait([finish](boost::system::error_code ec2) {
+      if (!ec2) finish();
+    });
+  });
+}
+
+std::vector<peer_status> speaker::status() const {
+  std::vector<peer_status> out;
+  for (auto& s : sessions_) out.push_back(s->status());
+  return out;
+}
+
+}  // namespace herald::bgp

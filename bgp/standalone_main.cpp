@@ -1,0 +1,171 @@
+// herald-speaker: Herald's BGP speaker without Kubernetes (docs/standalone.md).
+// Reads peers and routes from a JSON file, announces them, reloads on SIGHUP,
+// shuts down gracefully on SIGTERM / SIGINT, and writes a JSON status file.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "bgp/config_json.hpp"
+#include "bgp/speaker.hpp"
+
+using namespace herald::bgp;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct options {
+  std::string config, status_file, log_level = "info";
+};
+
+void usage() {
+  std::fprintf(stderr, "usage: herald-speaker --config FILE [--status-file FILE] [--log-level debug|info|warn]\n");
+}
+
+nlohmann::json status_json(const std::vector<peer_status>& peers) {
+  auto now = std::chrono::system_clock::now();
+  nlohmann::json out = {{"peers", nlohmann::json::array()}};
+  for (auto& p : peers) {
+    nlohmann::json j = {
+        {"address", p.address},
+        {"asn", p.asn},
+        {"state", std::string(to_string(p.state))},
+        {"uptime_seconds", p.established_since
+                               ? std::chrono::duration_cast<std::chrono::seconds>(now - *p.established_since).count()
+                               : 0},
+        {"hold_time", p.hold_time},
+        {"keepalive", p.keepalive},
+        {"remote_hostname", p.remote_hostname},
+        {"capabilities", p.capabilities},
+        {"advertised", {{"ipv4-unicast", p.advertised_v4}, {"ipv6-unicast", p.advertised_v6}}},
+        {"received", p.received},
+        {"messages_in", {{"total", p.messages_in[0]}, {"open", p.messages_in[1]}, {"update", p.messages_in[2]},
+                         {"notification", p.messages_in[3]}, {"keepalive", p.messages_in[4]},
+                         {"route_refresh", p.messages_in[5]}}},
+        {"messages_out", {{"total", p.messages_out[0]}, {"open", p.messages_out[1]}, {"update", p.messages_out[2]},
+                          {"notification", p.messages_out[3]}, {"keepalive", p.messages_out[4]},
+                          {"route_refresh", p.messages_out[5]}}},
+        {"last_error_sent", p.last_error_sent},
+        {"last_error_received", p.last_error_received},
+        {"flaps", p.flaps},
+    };
+    out["peers"].push_back(std::move(j));
+  }
+  return out;
+}
+
+void write_status(const std::string& path, const nlohmann::json& j) {
+  // Written beside and renamed over, so a reader never sees half a file.
+  auto tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << j.dump(2) << "\n";
+    if (!f) {
+      spdlog::warn("status file {}: cannot write", tmp);
+      return;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) spdlog::warn("status file {}: rename failed", path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opt;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        usage();
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--config") opt.config = next();
+    else if (a == "--status-file") opt.status_file = next();
+    else if (a == "--log-level") opt.log_level = next();
+    else if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else {
+      std::fprintf(stderr, "herald-speaker: unknown argument %s\n", a.c_str());
+      usage();
+      return 2;
+    }
+  }
+  if (opt.config.empty()) {
+    usage();
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(opt.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  auto cfg = load_speaker_config(opt.config);
+  if (!cfg) {
+    spdlog::error("{}", cfg.error());
+    return 1;
+  }
+  asio::io_context io;
+  speaker sp(io.get_executor(), *cfg);
+
+  // Status file: at most every 100 ms, and once more after the last change.
+  asio::steady_timer status_timer(io);
+  bool status_pending = false;
+  auto flush_status = [&] {
+    if (!opt.status_file.empty()) write_status(opt.status_file, status_json(sp.status()));
+  };
+  sp.on_change([&] {
+    if (opt.status_file.empty() || status_pending) return;
+    status_pending = true;
+    status_timer.expires_after(100ms);
+    status_timer.async_wait([&](boost::system::error_code ec) {
+      status_pending = false;
+      if (!ec) flush_status();
+    });
+  });
+
+  if (auto ec = sp.start()) return 1;
+  // Standalone: every route is in the file, so the initial set is complete now.
+  sp.initial_routes_complete();
+  flush_status();
+  spdlog::info("herald-speaker: {} peers, {} routes, router id {}, AS {}", cfg->peers.size(), cfg->routes.size(),
+               herald::bgp::wire::ip_address::v4(cfg->router_id).to_string(), cfg->local_asn);
+
+  asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  bool stopping = false;
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      auto fresh = load_speaker_config(opt.config);
+      if (!fresh) spdlog::error("reload refused, keeping the running configuration: {}", fresh.error());
+      else {
+        spdlog::info("reloading {}", opt.config);
+        sp.reconfigure(*fresh);
+      }
+      signals.async_wait(on_signal);
+      return;
+    }
+    if (stopping) {
+      spdlog::warn("second signal: exiting at once");
+      io.stop();
+      return;
+    }
+    stopping = true;
+    spdlog::info("signal {}: shutting down", sig);
+    sp.shutdown("herald-speaker shutting down", [&] {
+      flush_status();
+      // Let the NOTIFICATIONs leave before the process ends.
+      status_timer.expires_after(100ms);
+      status_timer.async_wait([&](boost::system::error_code) { io.stop(); });
+    });
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  io.run();
+  return 0;
+}
