@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,11 @@ struct route_attrs {
   friend bool operator==(const route_attrs&, const route_attrs&) = default;
 };
 
+// Routes share their attribute objects: a million prefixes from one pool
+// carry one route_attrs, not a million copies.
+using attrs_ref = std::shared_ptr<const route_attrs>;
+using route_list = std::vector<std::pair<wire::ip_prefix, attrs_ref>>;
+
 struct speaker_config {
   std::uint32_t router_id = 0;  // host order
   std::uint32_t local_asn = 0;
@@ -59,7 +65,7 @@ struct speaker_config {
   std::uint16_t restart_time = 120;
   std::optional<std::chrono::seconds> drain;  // graceful shutdown (RFC 8326) on stop
   std::vector<peer_config> peers;
-  std::map<wire::ip_prefix, route_attrs> routes;
+  route_list routes;  // in file order, no prefix twice
 };
 
 }  // namespace herald::bgp

@@ -4,6 +4,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <unordered_set>
+
+#include "bgp/rib.hpp"
 
 namespace herald::bgp {
 
@@ -190,6 +193,7 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
       c.peers.push_back(std::move(p));
     }
   }
+  std::unordered_set<ip_prefix, prefix_hash> seen;
   if (j.contains("routes") && !j["routes"].is_array()) r.fail("routes", "must be a list");
   else if (j.contains("routes")) {
     for (std::size_t i = 0; i < j["routes"].size() && r.ok(); ++i) {
@@ -199,7 +203,7 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
         r.fail(path.substr(0, path.size() - 1), "must be an object");
         break;
       }
-      r.only(rj, {"prefix", "communities", "large_communities", "extended_communities", "local_pref", "med",
+      r.only(rj, {"prefix", "count", "communities", "large_communities", "extended_communities", "local_pref", "med",
                   "as_path_prepend", "next_hop", "peers"},
              path);
       r.require(rj, "prefix", path);
@@ -230,9 +234,25 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
         if (auto pa = ip_address::parse(s)) a.peers.push_back(*pa);
         else r.fail(path + "peers", "\"" + s + "\" is not an address");
       }
-      if (prefix) {
-        if (c.routes.count(*prefix)) r.fail(path + "prefix", prefix->to_string() + " is listed twice");
-        c.routes[*prefix] = std::move(a);
+      // "count": N consecutive prefixes of the same length from `prefix` on
+      // (benchmarks and anycast blocks without a million-line file).
+      auto count = r.integer<std::uint32_t>(rj, "count", path, 1, 16777216).value_or(1);
+      auto shared = std::make_shared<const route_attrs>(std::move(a));
+      for (std::uint32_t n = 0; prefix && n < count && r.ok(); ++n) {
+        if (!seen.insert(*prefix).second) r.fail(path + "prefix", prefix->to_string() + " is listed twice");
+        c.routes.emplace_back(*prefix, shared);
+        if (n + 1 == count) break;
+        // Next prefix: add one at the prefix's last significant bit, with carry.
+        int bit = prefix->length - 1;
+        bool carry = true;
+        while (carry && bit >= 0) {
+          auto& octet = prefix->addr.octets[static_cast<std::size_t>(bit / 8)];
+          std::uint8_t mask = static_cast<std::uint8_t>(0x80 >> (bit % 8));
+          carry = (octet & mask) != 0;
+          octet ^= mask;
+          --bit;
+        }
+        if (carry || prefix->length == 0) r.fail(path + "count", "runs past the end of the address space");
       }
     }
   }

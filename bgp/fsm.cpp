@@ -105,6 +105,17 @@ fsm_transition fsm::unexpected(fsm_event) {
                        notification_message{notification_code::fsm_error, static_cast<std::uint8_t>(sub), {}});
 }
 
+fsm_transition fsm::connection_replaced() {
+  negotiated_hold_ = 0;
+  return go(session_state::active, fsm_reason::collision, {});
+}
+
+bool keep_inbound_on_collision(std::uint32_t local_id, std::uint32_t remote_id) {
+  // RFC 4271 §6.8: the connection opened by the speaker with the higher BGP
+  // Identifier survives. If ours is lower, keep the one the peer opened.
+  return local_id < remote_id;
+}
+
 fsm_transition fsm::handle(fsm_event e, const fsm_input& in) {
   const bool connected = state_ == session_state::open_sent || state_ == session_state::open_confirm ||
                          state_ == session_state::established;

@@ -97,6 +97,10 @@ struct fsm_input {
   std::optional<wire::notification_message> notification;  // stop, message_error
 };
 
+// RFC 4271 §6.8, comparing BGP Identifiers as host-order integers: true
+// when the connection the peer opened (inbound) should be kept.
+bool keep_inbound_on_collision(std::uint32_t local_id, std::uint32_t remote_id);
+
 class fsm {
  public:
   // hold_time: our configured Hold Time (0, or >= 3). keepalive: configured
@@ -110,6 +114,11 @@ class fsm {
   std::uint16_t keepalive_interval() const;
 
   fsm_transition handle(fsm_event e, const fsm_input& in = {});
+
+  // RFC 4271 §6.8: the connection in OpenSent / OpenConfirm lost a collision
+  // and is closed by the caller; the FSM goes back to Active without actions,
+  // ready for tcp_connected on the connection that won.
+  fsm_transition connection_replaced();
 
   // RFC 4271 §8.2.2: the hold timer while waiting for the OPEN is "large"; 4 minutes suggested.
   static constexpr std::uint32_t open_hold_seconds = 240;

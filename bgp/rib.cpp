@@ -18,48 +18,43 @@ std::size_t prefix_hash::operator()(const ip_prefix& p) const noexcept {
 
 namespace {
 bool same(const attrs_ref& a, const attrs_ref& b) { return a == b || (a && b && *a == *b); }
-
-rib_changes group(std::vector<std::pair<ip_prefix, attrs_ref>>& items, std::vector<ip_prefix> withdraw) {
-  rib_changes c;
-  std::map<const route_attrs*, std::size_t> index;
-  for (auto& [p, a] : items) {
-    auto [it, fresh] = index.try_emplace(a.get(), c.announce.size());
-    if (fresh) c.announce.push_back({a, {}});
-    c.announce[it->second].second.push_back(p);
-  }
-  c.withdraw = std::move(withdraw);
-  return c;
-}
 }  // namespace
 
-rib_changes adj_rib_out::update(const prefix_set& dirty, const std::function<attrs_ref(const ip_prefix&)>& desired) {
-  std::vector<std::pair<ip_prefix, attrs_ref>> announce;
-  std::vector<ip_prefix> withdraw;
-  for (auto& p : dirty) {
-    auto want = desired(p);
-    auto it = advertised_.find(p);
-    if (!want) {
-      if (it != advertised_.end()) {
-        withdraw.push_back(p);
-        advertised_.erase(it);
-      }
-      continue;
-    }
-    if (it != advertised_.end() && same(it->second, want)) continue;
-    advertised_[p] = want;
-    announce.emplace_back(p, want);
+void adj_rib_out::grouper::add(const ip_prefix& p, const attrs_ref& a) {
+  auto fam = p.addr.is_v4() ? 0 : 1;
+  auto [it, fresh] = index.try_emplace(a.get(), std::array<std::size_t, 2>{SIZE_MAX, SIZE_MAX});
+  auto& slot = it->second[static_cast<std::size_t>(fam)];
+  if (slot == SIZE_MAX) {
+    slot = out.announce.size();
+    out.announce.push_back({a, {}});
   }
-  return group(announce, std::move(withdraw));
+  out.announce[slot].second.push_back(p);
+}
+
+void adj_rib_out::step(const ip_prefix& p, attrs_ref want, grouper& g) {
+  auto it = advertised_.find(p);
+  if (!want) {
+    if (it != advertised_.end()) {
+      g.out.withdraw.push_back(p);
+      advertised_.erase(it);
+      if (p.addr.is_v4()) --v4_;
+    }
+    return;
+  }
+  if (it != advertised_.end()) {
+    if (same(it->second, want)) return;
+    it->second = want;
+  } else {
+    advertised_.emplace(p, want);
+    if (p.addr.is_v4()) ++v4_;
+  }
+  g.add(p, want);
 }
 
 rib_changes adj_rib_out::everything() const {
-  std::vector<std::pair<ip_prefix, attrs_ref>> all(advertised_.begin(), advertised_.end());
-  return group(all, {});
-}
-
-std::size_t adj_rib_out::count(afi a) const {
-  return static_cast<std::size_t>(
-      std::count_if(advertised_.begin(), advertised_.end(), [a](auto& e) { return e.first.addr.family == a; }));
+  grouper g;
+  for (auto& [p, a] : advertised_) g.add(p, a);
+  return g.finish();
 }
 
 std::optional<path_attributes> export_attributes(const route_attrs& r, afi f, const export_context& ctx) {

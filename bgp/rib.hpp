@@ -4,6 +4,7 @@
 // BGP output is desired state; MetalLB sendUpdates, BIRD bgp_fire_tx).
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <span>
@@ -20,14 +21,13 @@ struct prefix_hash {
   std::size_t operator()(const wire::ip_prefix& p) const noexcept;
 };
 
-using attrs_ref = std::shared_ptr<const route_attrs>;
 using route_table = std::unordered_map<wire::ip_prefix, attrs_ref, prefix_hash>;
 using prefix_set = std::unordered_set<wire::ip_prefix, prefix_hash>;
 
-// One batch of changes for a session: groups of prefixes that share
-// attributes (to pack together), and prefixes to withdraw.
+// One batch of changes for a session: groups of prefixes of one family that
+// share attributes (to pack together), and prefixes to withdraw.
 struct rib_changes {
-  std::vector<std::pair<attrs_ref, std::vector<wire::ip_prefix>>> announce;
+  std::vector<std::pair<attrs_ref, std::vector<wire::ip_prefix>>> announce;  // each group: one family
   std::vector<wire::ip_prefix> withdraw;
   bool empty() const { return announce.empty() && withdraw.empty(); }
 };
@@ -37,15 +37,38 @@ class adj_rib_out {
   // For each prefix in `dirty`, compares what `desired` says it should be
   // (nullptr: not at all) with what was advertised, records the new state and
   // returns the difference. Attribute sets compare by identity first, then value.
-  rib_changes update(const prefix_set& dirty, const std::function<attrs_ref(const wire::ip_prefix&)>& desired);
+  // `dirty` is any range of prefixes; `desired(prefix)` returns attrs_ref.
+  template <class Prefixes, class Desired>
+  rib_changes update(const Prefixes& dirty, Desired&& desired) {
+    grouper g;
+    for (const wire::ip_prefix& p : dirty) step(p, desired(p), g);
+    return g.finish();
+  }
+  // Same, over (prefix, candidate attributes) pairs such as the route table
+  // itself; `filter(prefix, attrs)` returns what to advertise (or nullptr).
+  template <class Pairs, class Filter>
+  rib_changes update_from(const Pairs& entries, Filter&& filter) {
+    grouper g;
+    for (const auto& [p, a] : entries) step(p, filter(p, a), g);
+    return g.finish();
+  }
   // Everything advertised, grouped by attributes (route refresh, re-sends).
   rib_changes everything() const;
   void clear() { advertised_.clear(); }
   std::size_t size() const { return advertised_.size(); }
-  std::size_t count(wire::afi a) const;
+  std::size_t count(wire::afi a) const { return a == wire::afi::ipv4 ? v4_ : advertised_.size() - v4_; }
   const route_table& advertised() const { return advertised_; }
 
  private:
+  // Collects announcements per (attributes, family) without intermediate copies.
+  struct grouper {
+    rib_changes out;
+    std::unordered_map<const route_attrs*, std::array<std::size_t, 2>> index;
+    void add(const wire::ip_prefix& p, const attrs_ref& a);
+    rib_changes finish() { return std::move(out); }
+  };
+  void step(const wire::ip_prefix& p, attrs_ref want, grouper& g);
+  std::size_t v4_ = 0;
   route_table advertised_;
 };
 

@@ -120,7 +120,7 @@ void session::apply(const fsm_transition& t) {
       case A::start_connect_retry: {
         auto d = backoff();
         connect_retry_timer_.expires_after(d);
-        connect_retry_timer_.async_wait([self = shared_from_this(), g = gen_](boost::system::error_code ec) {
+        connect_retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
           if (!ec) self->handle(fsm_event::connect_retry_expired);
         });
         break;
@@ -219,20 +219,45 @@ asio::awaitable<void> session::do_connect(std::uint64_t gen) {
   adopt(std::move(sock));
 }
 
+void session::refuse(tcp::socket& s, const std::string& why, const std::string& peer) {
+  bytes b;
+  encode_notification({notification_code::cease, static_cast<std::uint8_t>(cease_subcode::connection_collision_resolution), {}}, b);
+  boost::system::error_code ec;
+  s.non_blocking(true, ec);
+  asio::write(s, asio::buffer(b), ec);
+  s.close(ec);
+  spdlog::info("peer {}: closed a connection: {}", peer, why);
+}
+
 void session::accept(tcp::socket socket) {
   auto st = fsm_.state();
-  if (stopped_ || st == session_state::established || st == session_state::open_confirm ||
-      st == session_state::open_sent) {
-    // RFC 4271 §6.8: with a connection already past OPEN we keep it. (A full
-    // collision resolution by BGP Identifier is not done yet: the peer's
-    // connection is refused with Cease / Connection Collision Resolution.)
-    bytes b;
-    encode_notification({notification_code::cease, static_cast<std::uint8_t>(cease_subcode::connection_collision_resolution), {}}, b);
-    boost::system::error_code ec;
-    socket.non_blocking(true, ec);
-    asio::write(socket, asio::buffer(b), ec);
-    socket.close(ec);
-    spdlog::info("peer {}: refused an inbound connection in state {}", cfg_.name(), to_string(st));
+  if (stopped_ || st == session_state::established) {
+    // RFC 4271 §6.8: a collision with an Established session keeps the established one.
+    refuse(socket, stopped_ ? "the session is administratively down" : "collision with the established session",
+           cfg_.name());
+    return;
+  }
+  if (st == session_state::open_confirm && peer_open_) {
+    // The peer's BGP Identifier is known: decide now.
+    if (keep_inbound_on_collision(shared_->router_id, peer_open_->bgp_id)) {
+      send_notification_now({notification_code::cease,
+                             static_cast<std::uint8_t>(cease_subcode::connection_collision_resolution), {}});
+      close_connection();
+      fsm_.connection_replaced();
+      adopt(std::move(socket));
+    } else {
+      refuse(socket, "collision resolved in favour of our connection (higher BGP Identifier)", cfg_.name());
+    }
+    return;
+  }
+  if (st == session_state::open_sent) {
+    // Not known yet: read the OPEN the peer sends on the new connection.
+    if (pending_) {
+      refuse(*pending_, "replaced by a newer inbound connection", cfg_.name());
+    }
+    pending_.emplace(std::move(socket));
+    asio::co_spawn(ex_, [self = shared_from_this(), g = ++pending_gen_]() { return self->read_collision_open(g); },
+                   asio::detached);
     return;
   }
   if (st == session_state::idle) {
@@ -249,7 +274,74 @@ void session::accept(tcp::socket socket) {
   adopt(std::move(socket));
 }
 
-void session::adopt(tcp::socket socket) {
+asio::awaitable<void> session::read_collision_open(std::uint64_t pending_gen) {
+  auto self = shared_from_this();
+  // The peer's OPEN arrives right after its connect; a deadline keeps a
+  // silent peer from holding the slot (STYLE.md §4: every wait has one).
+  asio::steady_timer deadline(ex_, 10s);
+  deadline.async_wait([self, pending_gen](boost::system::error_code ec) {
+    if (!ec && self->pending_ && self->pending_gen_ == pending_gen) {
+      boost::system::error_code e;
+      self->pending_->close(e);
+    }
+  });
+  bytes buf;
+  std::vector<std::byte> chunk(4096);
+  for (;;) {
+    if (!pending_ || pending_gen_ != pending_gen) co_return;
+    auto [ec, n] = co_await pending_->async_read_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
+    if (!pending_ || pending_gen_ != pending_gen) co_return;
+    if (ec) {
+      pending_.reset();
+      co_return;
+    }
+    buf.insert(buf.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+    auto f = frame(buf);
+    if (f.kind == frame_result::need_more) continue;
+    deadline.cancel();
+    std::optional<open_message> open;
+    if (f.kind == frame_result::message && f.type == message_type::open)
+      if (auto d = decode_message(std::span(buf).first(f.length)))
+        if (auto o = std::get_if<open_message>(&d->msg)) open = *o;
+    if (!open) {
+      refuse(*pending_, "no valid OPEN on the colliding connection", cfg_.name());
+      pending_.reset();
+      co_return;
+    }
+    resolve_collision(*open);
+    co_return;
+  }
+}
+
+void session::resolve_collision(const open_message& remote_open) {
+  auto inbound = std::move(*pending_);
+  pending_.reset();
+  auto st = fsm_.state();
+  if (st != session_state::open_sent && st != session_state::open_confirm) {
+    // Our connection went away meanwhile: the inbound one simply takes over.
+    if (st == session_state::established) {
+      refuse(inbound, "collision with the established session", cfg_.name());
+      return;
+    }
+    if (st == session_state::idle) handle(fsm_event::start);
+    ++gen_;
+    adopt(std::move(inbound), remote_open);
+    return;
+  }
+  if (keep_inbound_on_collision(shared_->router_id, remote_open.bgp_id)) {
+    spdlog::info("peer {}: collision: keeping the peer's connection (its BGP Identifier {} is higher)", cfg_.name(),
+                 ip_address::v4(remote_open.bgp_id).to_string());
+    send_notification_now({notification_code::cease,
+                           static_cast<std::uint8_t>(cease_subcode::connection_collision_resolution), {}});
+    close_connection();
+    fsm_.connection_replaced();
+    adopt(std::move(inbound), remote_open);
+  } else {
+    refuse(inbound, "collision resolved in favour of our connection (higher BGP Identifier)", cfg_.name());
+  }
+}
+
+void session::adopt(tcp::socket socket, std::optional<open_message> open) {
   boost::system::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
   auto local = socket.local_endpoint(ec);
@@ -260,6 +352,8 @@ void session::adopt(tcp::socket socket) {
   writing_ = false;
   auto g = ++gen_;
   handle(fsm_event::tcp_connected);
+  // An OPEN already read on this connection (collision resolution) counts as received now.
+  if (open && g == gen_) on_open(*open);
   asio::co_spawn(ex_, [self = shared_from_this(), g]() { return self->read_loop(g); }, asio::detached);
 }
 
@@ -508,8 +602,19 @@ attrs_ref session::desired(const ip_prefix& p) const {
   auto it = shared_->routes.find(p);
   if (it == shared_->routes.end() || !it->second->for_peer(cfg_.address)) return nullptr;
   if (!negotiated({p.addr.family, safi::unicast})) return nullptr;
-  if (!export_attributes(*it->second, p.addr.family, export_ctx())) return nullptr;
+  if (!exportable(*it->second, p.addr.family)) return nullptr;
   return it->second;
+}
+
+bool session::exportable(const route_attrs& a, afi f) const {
+  // export_attributes() allocates; ask it once per attribute set and family.
+  auto [it, fresh] = exportable_.try_emplace(&a, 0);
+  std::uint8_t bit = f == afi::ipv4 ? 1 : 2, known = f == afi::ipv4 ? 4 : 8;
+  if (!(it->second & known)) {
+    it->second |= known;
+    if (export_attributes(a, f, export_ctx())) it->second |= bit;
+  }
+  return it->second & bit;
 }
 
 export_context session::export_ctx() const {
@@ -536,13 +641,25 @@ update_context session::update_ctx() const {
 
 void session::flush() {
   if (fsm_.state() != session_state::established) return;
+  exportable_.clear();
+  auto want = [this](const ip_prefix& p) { return desired(p); };
   if (full_sync_) {
+    // The whole table, without copying its keys into the dirty set; then
+    // anything advertised that the table no longer has.
     full_sync_ = false;
-    for (auto& [p, a] : shared_->routes) dirty_.insert(p);
-    for (auto& [p, a] : rib_out_.advertised()) dirty_.insert(p);
+    dirty_.clear();
+    // The table entry is at hand: filter it without a second lookup.
+    auto from_table = [this](const ip_prefix& p, const attrs_ref& a) -> attrs_ref {
+      if (!a->for_peer(cfg_.address) || !negotiated({p.addr.family, safi::unicast}) || !exportable(*a, p.addr.family))
+        return nullptr;
+      return a;
+    };
+    send_changes(rib_out_.update_from(shared_->routes, from_table));
+    for (auto& [p, a] : rib_out_.advertised())
+      if (!shared_->routes.count(p)) dirty_.insert(p);
   }
   if (!dirty_.empty()) {
-    auto changes = rib_out_.update(dirty_, [this](const ip_prefix& p) { return desired(p); });
+    auto changes = rib_out_.update(dirty_, want);
     dirty_.clear();
     send_changes(changes);
   }
@@ -570,15 +687,9 @@ void session::send_changes(const rib_changes& c) {
   bytes out;
   std::size_t messages = 0;
   for (auto& [attrs, prefixes] : c.announce) {
-    for (auto fam : {afi::ipv4, afi::ipv6}) {
-      std::vector<ip_prefix> of;
-      for (auto& p : prefixes)
-        if (p.addr.family == fam) of.push_back(p);
-      if (of.empty()) continue;
-      auto pa = export_attributes(*attrs, fam, ectx);
-      if (!pa) continue;
-      messages += pack_announce(*pa, of, uctx, out);
-    }
+    if (prefixes.empty()) continue;
+    auto pa = export_attributes(*attrs, prefixes.front().addr.family, ectx);
+    if (pa) messages += pack_announce(*pa, prefixes, uctx, out);
   }
   for (auto fam : {ipv4_unicast, ipv6_unicast}) {
     std::vector<ip_prefix> of;

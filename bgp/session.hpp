@@ -85,7 +85,10 @@ class session : public std::enable_shared_from_this<session> {
   void handle(fsm_event e, const fsm_input& in = {});
   asio::awaitable<void> do_connect(std::uint64_t gen);
   asio::awaitable<void> read_loop(std::uint64_t gen);
-  void adopt(tcp::socket socket);
+  void adopt(tcp::socket socket, std::optional<wire::open_message> open = std::nullopt);
+  asio::awaitable<void> read_collision_open(std::uint64_t pending_gen);
+  void resolve_collision(const wire::open_message& remote_open);
+  static void refuse(tcp::socket& s, const std::string& why, const std::string& peer);
   void on_message(std::span<const std::byte> bytes);
   void on_open(const wire::open_message& o);
   void on_update(const wire::update_message& u, const wire::decoded_message& d);
@@ -104,6 +107,7 @@ class session : public std::enable_shared_from_this<session> {
   wire::update_context update_ctx() const;
   std::chrono::milliseconds backoff();
   bool negotiated(wire::family f) const;
+  bool exportable(const route_attrs& a, wire::afi f) const;
   void changed();
 
   asio::any_io_executor ex_;
@@ -113,6 +117,8 @@ class session : public std::enable_shared_from_this<session> {
   bool stopped_ = true;
 
   std::optional<tcp::socket> socket_;
+  std::optional<tcp::socket> pending_;  // an inbound connection during OpenSent / OpenConfirm (§6.8)
+  std::uint64_t pending_gen_ = 0;
   std::uint64_t gen_ = 0;
   std::optional<wire::ip_address> local_address_;
   wire::bytes rbuf_;
@@ -130,6 +136,8 @@ class session : public std::enable_shared_from_this<session> {
 
   adj_rib_out rib_out_;
   prefix_set dirty_;
+  // Per flush: whether an attribute set has a next hop for each family.
+  mutable std::unordered_map<const route_attrs*, std::uint8_t> exportable_;
   bool full_sync_ = false;
   bool eor_sent_ = false;
   std::unordered_map<wire::ip_prefix, std::shared_ptr<const wire::path_attributes>, prefix_hash> rib_in_;

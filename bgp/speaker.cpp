@@ -77,7 +77,9 @@ boost::system::error_code speaker::start() {
     spdlog::info("speaker: listening on [{}]:{}", la.to_string(), cfg_.listen_port);
     asio::co_spawn(ex_, accept_loop(acceptor_), asio::detached);
   }
-  std::map<ip_prefix, route_attrs> routes = cfg_.routes;
+  // The table holds the routes from here on; the configuration keeps none.
+  auto routes = std::move(cfg_.routes);
+  cfg_.routes.clear();
   set_routes(routes);
   for (auto& p : cfg_.peers) {
     install_md5(p);
@@ -153,7 +155,8 @@ void speaker::reconfigure(speaker_config cfg) {
     shared_->graceful_restart = cfg.graceful_restart;
     shared_->restart_time = cfg.restart_time;
   }
-  auto routes = cfg.routes;
+  auto routes = std::move(cfg.routes);
+  cfg.routes.clear();
   auto peers = cfg.peers;
   auto old_listen = std::make_pair(cfg_.listen_address, cfg_.listen_port);
   cfg_ = std::move(cfg);
@@ -171,12 +174,13 @@ void speaker::reconfigure(speaker_config cfg) {
   set_routes(routes);
 }
 
-attrs_ref speaker::intern(const route_attrs& a) {
+attrs_ref speaker::intern(const attrs_ref& a) {
+  // Most calls repeat the previous attribute object (a pool's routes).
+  if (!interned_.empty() && interned_.back() == a) return a;
   for (auto& r : interned_)
-    if (*r == a) return r;
-  auto r = std::make_shared<const route_attrs>(a);
-  interned_.push_back(r);
-  return r;
+    if (r == a || *r == *a) return r;
+  interned_.push_back(a);
+  return a;
 }
 
 void speaker::set_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_prefix>& changed) {
@@ -203,7 +207,7 @@ void speaker::notify(const std::vector<ip_prefix>& changed) {
 
 void speaker::announce(const ip_prefix& p, const route_attrs& a) {
   std::vector<ip_prefix> changed;
-  set_table_entry(p, intern(a), changed);
+  set_table_entry(p, intern(std::make_shared<const route_attrs>(a)), changed);
   notify(changed);
 }
 
@@ -213,12 +217,19 @@ void speaker::withdraw(const ip_prefix& p) {
   notify(changed);
 }
 
-void speaker::set_routes(const std::map<ip_prefix, route_attrs>& routes) {
+void speaker::set_routes(const route_list& routes) {
   std::vector<ip_prefix> changed;
-  std::vector<ip_prefix> gone;
-  for (auto& [p, a] : shared_->routes)
-    if (!routes.count(p)) gone.push_back(p);
-  for (auto& p : gone) set_table_entry(p, nullptr, changed);
+  if (!shared_->routes.empty()) {
+    prefix_set keep;
+    keep.reserve(routes.size());
+    for (auto& [p, a] : routes) keep.insert(p);
+    std::vector<ip_prefix> gone;
+    for (auto& [p, a] : shared_->routes)
+      if (!keep.count(p)) gone.push_back(p);
+    for (auto& p : gone) set_table_entry(p, nullptr, changed);
+  } else {
+    shared_->routes.reserve(routes.size());
+  }
   for (auto& [p, a] : routes) set_table_entry(p, intern(a), changed);
   notify(changed);
 }

@@ -32,7 +32,7 @@ class speaker {
   void announce(const wire::ip_prefix& p, const route_attrs& a);
   void withdraw(const wire::ip_prefix& p);
   // Replaces the whole route table; only the difference goes out.
-  void set_routes(const std::map<wire::ip_prefix, route_attrs>& routes);
+  void set_routes(const route_list& routes);
   // Every route the owner will announce after a (re)start is in: End-of-RIB may follow.
   void initial_routes_complete();
 
@@ -51,7 +51,7 @@ class speaker {
   asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor);
   void set_table_entry(const wire::ip_prefix& p, attrs_ref a, std::vector<wire::ip_prefix>& changed);
   void notify(const std::vector<wire::ip_prefix>& changed);
-  attrs_ref intern(const route_attrs& a);
+  attrs_ref intern(const attrs_ref& a);
   void install_md5(const peer_config& p);
   std::shared_ptr<session> find(const wire::ip_address& a) const;
 

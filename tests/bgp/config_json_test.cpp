@@ -44,7 +44,8 @@ TEST_CASE("a full configuration parses") {
   CHECK(p.passive);
   CHECK(p.families == std::vector<family>{ipv4_unicast, ipv6_unicast});
   REQUIRE(c.routes.size() == 2);
-  auto& a = c.routes.at(*ip_prefix::parse("198.51.100.10/32"));
+  REQUIRE(c.routes[0].first == *ip_prefix::parse("198.51.100.10/32"));
+  auto& a = *c.routes[0].second;
   CHECK(a.communities == std::vector<std::uint32_t>{0xFDE90064, community::no_export});
   REQUIRE(a.ext_communities.size() == 1);
   CHECK(as_link_bandwidth(a.ext_communities[0])->bytes_per_second == 125000.0f);
@@ -76,4 +77,17 @@ TEST_CASE("bad configuration names the file, the field and the problem") {
   auto missing = load_speaker_config("/nonexistent/speaker.json");
   REQUIRE_FALSE(missing);
   CHECK(missing.error().rfind("/nonexistent/speaker.json: cannot read", 0) == 0);
+}
+
+TEST_CASE("count expands to consecutive prefixes") {
+  auto r = parse_speaker_config(R"({"router_id": "192.0.2.11", "local_asn": 65001, "peers": [],
+    "routes": [{"prefix": "2001:db8::fffe/128", "count": 3}, {"prefix": "198.51.100.0/24", "count": 2}]})", "s.json");
+  REQUIRE(r);
+  std::vector<std::string> got;
+  for (auto& [p, a] : r->routes) got.push_back(p.to_string());
+  CHECK(got == std::vector<std::string>{"2001:db8::fffe/128", "2001:db8::ffff/128", "2001:db8::1:0/128",
+                                        "198.51.100.0/24", "198.51.101.0/24"});
+  CHECK(r->routes[0].second == r->routes[2].second);  // one shared attribute object per entry
+  CHECK(error_of(R"({"router_id": "192.0.2.11", "local_asn": 65001, "peers": [],
+    "routes": [{"prefix": "255.255.255.255/32", "count": 2}]})") == "s.json: routes[0].count: runs past the end of the address space");
 }

@@ -204,3 +204,21 @@ TEST_CASE("idle ignores everything but start") {
     CHECK(t.actions.empty());
   }
 }
+
+TEST_CASE("collision (RFC 4271 §6.8): the higher BGP Identifier's connection survives") {
+  // Ours lower: keep the connection the peer opened.
+  CHECK(keep_inbound_on_collision(0xC0000201, 0xC0000202));
+  // Ours higher: keep ours, refuse the peer's.
+  CHECK_FALSE(keep_inbound_on_collision(0xC0000203, 0xC0000202));
+  // The losing connection is closed; the FSM restarts on the winner.
+  fsm f(90, 30, false);
+  f.handle(E::start);
+  f.handle(E::tcp_connected);
+  f.handle(E::open_received, {90, {}});
+  auto t = f.connection_replaced();
+  CHECK(t.to == S::active);
+  CHECK(t.reason == fsm_reason::collision);
+  CHECK(t.actions.empty());
+  CHECK(f.negotiated_hold_time() == 0);
+  CHECK(f.handle(E::tcp_connected).to == S::open_sent);
+}
