@@ -51,6 +51,7 @@ session::session(asio::any_io_executor ex, peer_config cfg, std::shared_ptr<spea
       keepalive_timer_(ex),
       restart_timer_(ex),
       flush_timer_(ex),
+      stale_timer_(ex),
       rng_(std::random_device{}()) {}
 
 void session::start() {
@@ -154,6 +155,7 @@ void session::apply(const fsm_transition& t) {
         established_since_.reset();
         rib_out_.clear();
         dirty_.clear();
+        keep_stale_routes(t.reason);
         rib_in_.clear();
         peer_open_.reset();
         if (stopped_) break;
@@ -460,6 +462,11 @@ void session::on_update(const update_message& u, const decoded_message& d) {
   }
   std::vector<ip_prefix> announced = u.nlri;
   if (u.attrs.reach) announced.insert(announced.end(), u.attrs.reach->nlri.begin(), u.attrs.reach->nlri.end());
+  if (auto eor = u.end_of_rib()) {
+    end_of_rib_received(*eor);
+    return;
+  }
+  for (auto& p : announced) stale_rib_in_.erase(p);
   for (auto& p : u.withdrawn) rib_in_.erase(p);
   if (u.attrs.unreach)
     for (auto& p : u.attrs.unreach->withdrawn) rib_in_.erase(p);
@@ -514,6 +521,33 @@ void session::on_route_refresh(const route_refresh_message& r) {
     encode_route_refresh({r.f, route_refresh_message::end}, b);
     send(std::move(b), message_type::route_refresh);
   }
+}
+
+void session::keep_stale_routes(fsm_reason why) {
+  // RFC 4724 §4.2 (we are the helper): when the TCP session of a peer that
+  // advertised graceful restart ends without a NOTIFICATION, its routes are
+  // kept, marked stale, until it sends End-of-RIB or its restart time ends.
+  auto gr = peer_open_ ? peer_open_->find<cap::graceful_restart>() : nullptr;
+  if (!gr || (why != fsm_reason::connection_closed && why != fsm_reason::hold_timer_expired) || rib_in_.empty()) {
+    stale_rib_in_.clear();
+    return;
+  }
+  for (auto& [p, a] : rib_in_) stale_rib_in_[p] = a;
+  spdlog::info("peer {}: graceful restart: keeping {} routes as stale for up to {} s", cfg_.name(), stale_rib_in_.size(),
+               gr->restart_time);
+  stale_timer_.expires_after(std::chrono::seconds(gr->restart_time));
+  stale_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->stale_rib_in_.empty()) return;
+    spdlog::info("peer {}: restart time over: dropping {} stale routes", self->cfg_.name(), self->stale_rib_in_.size());
+    self->stale_rib_in_.clear();
+    self->changed();
+  });
+}
+
+void session::end_of_rib_received(family f) {
+  spdlog::info("peer {}: End-of-RIB for {}", cfg_.name(), wire::to_string(f));
+  std::erase_if(stale_rib_in_, [&](auto& e) { return e.first.addr.family == f.a; });
+  if (stale_rib_in_.empty()) stale_timer_.cancel();
 }
 
 void session::close_connection() {
@@ -729,7 +763,8 @@ peer_status session::status() const {
   s.messages_out = out_count_;
   s.advertised_v4 = rib_out_.count(afi::ipv4);
   s.advertised_v6 = rib_out_.count(afi::ipv6);
-  s.received = rib_in_.size();
+  s.received = rib_in_.size() + stale_rib_in_.size();
+  s.stale = stale_rib_in_.size();
   s.last_error_sent = last_error_sent_;
   s.last_error_received = last_error_received_;
   s.flaps = flaps_;

@@ -53,7 +53,7 @@ struct peer_status {
   std::string remote_hostname;
   std::vector<std::string> capabilities;  // negotiated, by name
   std::array<std::uint64_t, 6> messages_in{}, messages_out{};  // by message type; [0] total
-  std::size_t advertised_v4 = 0, advertised_v6 = 0, received = 0;
+  std::size_t advertised_v4 = 0, advertised_v6 = 0, received = 0, stale = 0;
   std::string last_error_sent, last_error_received;
   std::uint64_t flaps = 0;
 };
@@ -95,6 +95,8 @@ class session : public std::enable_shared_from_this<session> {
   void on_route_refresh(const wire::route_refresh_message& r);
   void reject(wire::decode_error e);
   void close_connection();
+  void keep_stale_routes(fsm_reason why);
+  void end_of_rib_received(wire::family f);
   void send(wire::bytes&& b, wire::message_type t, std::size_t count = 1);
   void do_write();
   void send_notification_now(const wire::notification_message& n);
@@ -125,7 +127,7 @@ class session : public std::enable_shared_from_this<session> {
   std::deque<wire::bytes> out_;
   bool writing_ = false;
 
-  asio::steady_timer connect_retry_timer_, hold_timer_, keepalive_timer_, restart_timer_, flush_timer_;
+  asio::steady_timer connect_retry_timer_, hold_timer_, keepalive_timer_, restart_timer_, flush_timer_, stale_timer_;
   bool flush_scheduled_ = false;
   unsigned failures_ = 0;  // consecutive, for backoff
   std::mt19937 rng_;
@@ -141,6 +143,8 @@ class session : public std::enable_shared_from_this<session> {
   bool full_sync_ = false;
   bool eor_sent_ = false;
   std::unordered_map<wire::ip_prefix, std::shared_ptr<const wire::path_attributes>, prefix_hash> rib_in_;
+  // A restarting peer's routes, kept until its End-of-RIB (RFC 4724 §4.2).
+  std::unordered_map<wire::ip_prefix, std::shared_ptr<const wire::path_attributes>, prefix_hash> stale_rib_in_;
   std::chrono::steady_clock::time_point last_update_error_log_{};
 
   std::optional<std::chrono::system_clock::time_point> established_since_;

@@ -44,6 +44,7 @@ nlohmann::json status_json(const std::vector<peer_status>& peers) {
         {"capabilities", p.capabilities},
         {"advertised", {{"ipv4-unicast", p.advertised_v4}, {"ipv6-unicast", p.advertised_v6}}},
         {"received", p.received},
+        {"stale", p.stale},
         {"messages_in", {{"total", p.messages_in[0]}, {"open", p.messages_in[1]}, {"update", p.messages_in[2]},
                          {"notification", p.messages_in[3]}, {"keepalive", p.messages_in[4]},
                          {"route_refresh", p.messages_in[5]}}},
