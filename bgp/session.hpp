@@ -78,6 +78,9 @@ class session : public std::enable_shared_from_this<session> {
   session_state state() const { return fsm_.state(); }
   peer_status status() const;
   const adj_rib_out& rib_out() const { return rib_out_; }
+  using rib_in_table = std::unordered_map<wire::ip_prefix, std::shared_ptr<const wire::path_attributes>, prefix_hash>;
+  // Received routes (never installed anywhere; for inspection).
+  const rib_in_table& rib_in() const { return rib_in_; }
   bool stopped() const { return stopped_; }
 
  private:

@@ -43,6 +43,8 @@ class speaker {
   void shutdown(std::string reason, std::function<void()> done);
 
   std::vector<peer_status> status() const;
+  // The session of a configured peer, for inspection (nullptr if none).
+  std::shared_ptr<const session> peer(const wire::ip_address& a) const { return find(a); }
   std::size_t route_count() const { return shared_->routes.size(); }
   // Called (on the io thread) whenever a peer's state or counters change.
   void on_change(std::function<void()> f) { shared_->on_change = std::move(f); }

@@ -1,0 +1,244 @@
+// Two speakers in one process, over real TCP on loopback (127.0.0.1 and
+// 127.0.0.2, no root needed): sessions come up, routes and attributes
+// arrive, changes are diffed, withdrawals go out, the hold timer fires on a
+// silent peer, graceful shutdown sends 65535:0 then withdraws, a bad
+// configuration (wrong AS) is refused with the right NOTIFICATION, and the
+// max-prefix limit closes the session. No fixed sleeps: the io_context runs
+// until a condition holds or a deadline passes.
+#include <catch2/catch.hpp>
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <functional>
+#include <random>
+
+#include "bgp/speaker.hpp"
+
+using namespace herald::bgp;
+using namespace herald::bgp::wire;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+ip_address addr(const char* s) { return *ip_address::parse(s); }
+ip_prefix pfx(const char* s) { return *ip_prefix::parse(s); }
+
+// A port that is free now on both addresses (best effort; the test binds it at once).
+std::uint16_t free_port() {
+  static std::mt19937 rng(std::random_device{}());
+  for (int i = 0; i < 50; ++i) {
+    auto port = static_cast<std::uint16_t>(20000 + rng() % 30000);
+    asio::io_context io;
+    asio::ip::tcp::acceptor a(io);
+    boost::system::error_code ec;
+    a.open(asio::ip::tcp::v4(), ec);
+    a.bind({asio::ip::make_address("127.0.0.1"), port}, ec);
+    if (!ec) return port;
+  }
+  FAIL("no free port");
+  return 0;
+}
+
+template <class Pred>
+bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds limit = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    io.run_for(10ms);
+    io.restart();
+  }
+  return true;
+}
+
+struct pair_of_speakers {
+  asio::io_context io;
+  std::uint16_t port = free_port();
+  speaker_config a_cfg, b_cfg;
+
+  pair_of_speakers(std::uint16_t hold = 90) {
+    // A listens on 127.0.0.1 and is passive; B connects from 127.0.0.2.
+    a_cfg.router_id = 0x7F000001;
+    a_cfg.local_asn = 65000;
+    a_cfg.listen_address = addr("127.0.0.1");
+    a_cfg.listen_port = port;
+    peer_config pa;
+    pa.address = addr("127.0.0.2");
+    pa.asn = 65001;
+    pa.passive = true;
+    pa.hold_time = hold;
+    pa.keepalive = static_cast<std::uint16_t>(hold / 3);
+    a_cfg.peers = {pa};
+    b_cfg.router_id = 0x7F000002;
+    b_cfg.local_asn = 65001;
+    b_cfg.hostname = "node-b";
+    peer_config pb;
+    pb.address = addr("127.0.0.1");
+    pb.asn = 65000;
+    pb.port = port;
+    pb.source_address = addr("127.0.0.2");
+    pb.connect_retry = 1;
+    pb.hold_time = hold;
+    pb.keepalive = static_cast<std::uint16_t>(hold / 3);
+    pb.next_hop_v6 = addr("2001:db8::2");
+    pb.families = {ipv4_unicast, ipv6_unicast};
+    b_cfg.peers = {pb};
+    a_cfg.peers[0].families = {ipv4_unicast, ipv6_unicast};
+  }
+};
+
+session_state state_of(const speaker& s, const char* peer) { return s.peer(addr(peer))->state(); }
+const session::rib_in_table& received(const speaker& s, const char* peer) { return s.peer(addr(peer))->rib_in(); }
+
+route_attrs service_attrs() {
+  route_attrs r;
+  r.communities = {0xFDE90064};
+  r.large_communities = {{65001, 1, 2}};
+  r.ext_communities = {make_link_bandwidth({65001, 125000.0f, false})};
+  r.med = 50;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("two speakers: establish, announce, change, withdraw, graceful shutdown") {
+  pair_of_speakers p;
+  p.b_cfg.drain = 1s;
+  speaker a(p.io.get_executor(), p.a_cfg);
+  speaker b(p.io.get_executor(), p.b_cfg);
+  REQUIRE_FALSE(a.start());
+  REQUIRE_FALSE(b.start());
+  b.announce(pfx("198.51.100.10/32"), service_attrs());
+  b.announce(pfx("2001:db8:1::10/128"), service_attrs());
+  b.initial_routes_complete();
+  REQUIRE(run_until(p.io, [&] { return state_of(a, "127.0.0.2") == session_state::established; }));
+  REQUIRE(run_until(p.io, [&] { return received(a, "127.0.0.2").size() == 2; }));
+
+  auto& v4 = *received(a, "127.0.0.2").at(pfx("198.51.100.10/32"));
+  CHECK(v4.next_hop == addr("127.0.0.2"));  // next hop self
+  CHECK(v4.flat_as_path() == std::vector<std::uint32_t>{65001});
+  CHECK(v4.med == 50u);
+  CHECK(v4.communities == std::vector<std::uint32_t>{0xFDE90064});
+  CHECK(v4.large_communities.size() == 1);
+  REQUIRE(v4.ext_communities.size() == 1);
+  CHECK(as_link_bandwidth(v4.ext_communities[0])->bytes_per_second == 125000.0f);
+  auto& v6 = *received(a, "127.0.0.2").at(pfx("2001:db8:1::10/128"));
+  REQUIRE(v6.reach);
+  CHECK(v6.reach->next_hops.at(0) == addr("2001:db8::2"));  // configured IPv6 next hop over IPv4 transport
+
+  auto st = a.status().at(0);
+  CHECK(st.remote_hostname == "node-b");
+  CHECK(st.hold_time == 90);
+  auto bst = b.status().at(0);
+  CHECK(bst.advertised_v4 == 1);
+  CHECK(bst.advertised_v6 == 1);
+
+  SECTION("a change of attributes is re-announced; a withdraw removes") {
+    auto r = service_attrs();
+    r.med = 70;
+    b.announce(pfx("198.51.100.10/32"), r);
+    REQUIRE(run_until(p.io, [&] { return received(a, "127.0.0.2").at(pfx("198.51.100.10/32"))->med == 70u; }));
+    auto updates_before = b.status().at(0).messages_out[2];
+    b.announce(pfx("198.51.100.10/32"), r);  // same again: nothing to send
+    p.io.run_for(50ms);
+    p.io.restart();
+    CHECK(b.status().at(0).messages_out[2] == updates_before);
+    b.withdraw(pfx("2001:db8:1::10/128"));
+    REQUIRE(run_until(p.io, [&] { return received(a, "127.0.0.2").size() == 1; }));
+  }
+  SECTION("graceful shutdown: GRACEFUL_SHUTDOWN first, then the withdraw and Cease") {
+    bool done = false;
+    b.shutdown("maintenance", [&] { done = true; });
+    REQUIRE(run_until(p.io, [&] {
+      auto& rib = received(a, "127.0.0.2");
+      auto it = rib.find(pfx("198.51.100.10/32"));
+      return it != rib.end() && it->second->communities.size() == 2;
+    }));
+    CHECK(received(a, "127.0.0.2").at(pfx("198.51.100.10/32"))->communities.back() == community::graceful_shutdown);
+    REQUIRE(run_until(p.io, [&] { return done; }));
+    REQUIRE(run_until(p.io, [&] { return state_of(a, "127.0.0.2") != session_state::established; }));
+    CHECK(a.status().at(0).last_error_received == "Cease / Administrative Shutdown \"maintenance\"");
+  }
+}
+
+TEST_CASE("a peer with the wrong AS is refused with Bad Peer AS") {
+  pair_of_speakers p;
+  p.a_cfg.peers[0].asn = 65099;  // B is really 65001
+  speaker a(p.io.get_executor(), p.a_cfg);
+  speaker b(p.io.get_executor(), p.b_cfg);
+  REQUIRE_FALSE(a.start());
+  REQUIRE_FALSE(b.start());
+  REQUIRE(run_until(p.io, [&] { return !b.status().at(0).last_error_received.empty(); }));
+  CHECK(b.status().at(0).last_error_received == "OPEN Message Error / Bad Peer AS");
+  CHECK(a.status().at(0).last_error_sent == "OPEN Message Error / Bad Peer AS");
+  CHECK(state_of(a, "127.0.0.2") != session_state::established);
+}
+
+TEST_CASE("the hold timer closes a session whose peer went silent") {
+  // A scripted peer: answers B's OPEN with its own (hold time 3) and one
+  // KEEPALIVE, then reads and says nothing more, as a frozen router would.
+  pair_of_speakers p(3);
+  asio::ip::tcp::acceptor silent(p.io, {asio::ip::make_address("127.0.0.1"), p.port});
+  std::optional<asio::ip::tcp::socket> conn;
+  silent.async_accept([&](boost::system::error_code ec, asio::ip::tcp::socket s) {
+    if (ec) return;
+    conn.emplace(std::move(s));
+    open_message o;
+    o.my_as = 65000;
+    o.hold_time = 3;
+    o.bgp_id = 0x7F000001;
+    o.capabilities = {cap::multiprotocol{ipv4_unicast}, cap::four_octet_as{65000}};
+    auto out = std::make_shared<bytes>();
+    encode_open(o, *out);
+    encode_keepalive(*out);
+    asio::async_write(*conn, asio::buffer(*out), [out](boost::system::error_code, std::size_t) {});
+  });
+  // Keep reading so B's writes never block; collect what B sends.
+  auto got = std::make_shared<bytes>();
+  auto chunk = std::make_shared<std::array<std::byte, 4096>>();
+  std::function<void()> read_more = [&] {
+    if (!conn) return;
+    conn->async_read_some(asio::buffer(*chunk), [&, got, chunk](boost::system::error_code ec, std::size_t n) {
+      if (ec) return;
+      got->insert(got->end(), chunk->begin(), chunk->begin() + static_cast<std::ptrdiff_t>(n));
+      read_more();
+    });
+  };
+  speaker b(p.io.get_executor(), p.b_cfg);
+  REQUIRE_FALSE(b.start());
+  REQUIRE(run_until(p.io, [&] { return conn.has_value(); }));
+  read_more();
+  REQUIRE(run_until(p.io, [&] { return state_of(b, "127.0.0.1") == session_state::established; }));
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(run_until(p.io, [&] { return state_of(b, "127.0.0.1") != session_state::established; }, 6s));
+  auto waited = std::chrono::steady_clock::now() - t0;
+  CHECK(waited >= 2s);  // not before the (negotiated) 3 s hold time, minus the handshake
+  CHECK(b.status().at(0).last_error_sent == "Hold Timer Expired");
+  // The NOTIFICATION reached the wire: its header says type 3, code 4.
+  bool seen = false;
+  std::span<const std::byte> rest(*got);
+  while (rest.size() >= header_size) {
+    auto f = frame(rest);
+    if (f.kind != frame_result::message) break;
+    if (f.type == message_type::notification && std::to_integer<int>(rest[19]) == 4) seen = true;
+    rest = rest.subspan(f.length);
+  }
+  CHECK(seen);
+}
+
+TEST_CASE("the max-prefix limit closes the session with Cease / Maximum Number of Prefixes Reached") {
+  pair_of_speakers p;
+  p.a_cfg.peers[0].max_prefixes = 5;
+  speaker a(p.io.get_executor(), p.a_cfg);
+  speaker b(p.io.get_executor(), p.b_cfg);
+  REQUIRE_FALSE(a.start());
+  REQUIRE_FALSE(b.start());
+  route_list many;
+  auto shared = std::make_shared<const route_attrs>();
+  for (int i = 0; i < 10; ++i)
+    many.emplace_back(ip_prefix{ip_address::v4(0xC6336400u + static_cast<std::uint32_t>(i)), 32}, shared);
+  b.set_routes(many);
+  b.initial_routes_complete();
+  REQUIRE(run_until(p.io, [&] { return !b.status().at(0).last_error_received.empty(); }));
+  CHECK(b.status().at(0).last_error_received == "Cease / Maximum Number of Prefixes Reached");
+}
