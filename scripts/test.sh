@@ -37,8 +37,17 @@ else
 fi
 
 echo "== build-fuzz (clang, libFuzzer, ${fuzz_seconds}s per target)"
+# Only the fuzz targets are built here: clang 14 cannot compile our Asio
+# coroutine code with -fsanitize=undefined ("Cannot represent a difference
+# across sections"), and the fuzz targets need none of it.
+fuzz_targets() {
+  meson introspect build-fuzz --targets | python3 -c '
+import json, sys
+print(" ".join(t["filename"][0].split("build-fuzz/", 1)[1] for t in json.load(sys.stdin)
+               if t["type"] == "executable" and t["name"].startswith("fuzz-")))'
+}
 if CXX=clang++ configure build-fuzz -Dfuzz=true -Dfuzz_seconds="$fuzz_seconds" -Dbuildtype=debugoptimized \
-   && ninja -C build-fuzz -j "$jobs"; then
+   && ninja -C build-fuzz -j "$jobs" $(fuzz_targets); then
   meson test -C build-fuzz --no-rebuild --suite fuzz --print-errorlogs || status=1
 else
   echo "test.sh: build-fuzz failed to build"; status=1
