@@ -242,3 +242,42 @@ TEST_CASE("the max-prefix limit closes the session with Cease / Maximum Number o
   REQUIRE(run_until(p.io, [&] { return !b.status().at(0).last_error_received.empty(); }));
   CHECK(b.status().at(0).last_error_received == "Cease / Maximum Number of Prefixes Reached");
 }
+
+TEST_CASE("IPv4 routes over an IPv6 session carry an IPv6 next hop (RFC 8950)") {
+  // Both ends on ::1: each speaker knows the other as ::1.
+  asio::io_context io;
+  auto port = free_port();
+  speaker_config a_cfg, b_cfg;
+  a_cfg.router_id = 0x7F000001;
+  a_cfg.local_asn = 65000;
+  a_cfg.listen_address = addr("::1");
+  a_cfg.listen_port = port;
+  peer_config pa;
+  pa.address = addr("::1");
+  pa.asn = 65001;
+  pa.passive = true;
+  pa.families = {ipv4_unicast, ipv6_unicast};
+  a_cfg.peers = {pa};
+  b_cfg.router_id = 0x7F000002;
+  b_cfg.local_asn = 65001;
+  peer_config pb;
+  pb.address = addr("::1");
+  pb.asn = 65000;
+  pb.port = port;
+  pb.families = {ipv4_unicast, ipv6_unicast};
+  b_cfg.peers = {pb};
+  speaker a(io.get_executor(), a_cfg);
+  speaker b(io.get_executor(), b_cfg);
+  boost::system::error_code ec = a.start();
+  REQUIRE_FALSE(ec);
+  REQUIRE_FALSE(b.start());
+  b.announce(pfx("198.51.100.20/32"), route_attrs{});
+  b.announce(pfx("2001:db8:2::20/128"), route_attrs{});
+  REQUIRE(run_until(io, [&] { return received(a, "::1").size() == 2; }));
+  auto& v4 = *received(a, "::1").at(pfx("198.51.100.20/32"));
+  REQUIRE(v4.reach);
+  CHECK(v4.reach->f == ipv4_unicast);
+  CHECK(v4.reach->next_hops.at(0) == addr("::1"));  // next hop self, in IPv6
+  CHECK_FALSE(v4.next_hop);
+  CHECK(a.status().at(0).capabilities.size() >= 2);
+}
