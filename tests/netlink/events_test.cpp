@@ -53,17 +53,29 @@ std::chrono::milliseconds wait_back(boost::asio::io_context& io, rtnl& nl, const
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0);
 }
 
+// A namespace with kube-lb0 pre-created as a bridge, this thread inside it,
+// and a reconciler for kube-lb0 on a fresh io_context.
+struct lb_setup {
+  netns ns;
+  enter in;
+  boost::asio::io_context io;
+  std::unique_ptr<rtnl> nl;
+  std::shared_ptr<reconciler> rec;
+
+  explicit lb_setup(const char* tag) : ns(tag), in((ns.run("ip link add kube-lb0 type bridge"), ns)) {
+    auto opened = rtnl::open();
+    REQUIRE(opened);
+    nl = std::move(*opened);
+    rec = std::make_shared<reconciler>(io.get_executor(), *nl, "kube-lb0");
+  }
+  auto parts() { return std::tie(ns, io, *nl, rec); }
+};
+
 }  // namespace
 
 TEST_CASE("drift is repaired through the event stream within 100 ms", "[netlink][events]") {
-  netns ns("drift");
-  ns.run("ip link add kube-lb0 type bridge");
-  enter in(ns);
-  boost::asio::io_context io;
-  auto nl_open = rtnl::open();
-  REQUIRE(nl_open);
-  rtnl& nl = **nl_open;
-  auto rec = std::make_shared<reconciler>(io.get_executor(), nl, "kube-lb0");
+  lb_setup lb("drift");
+  auto [ns, io, nl, rec] = lb.parts();
   // Infinite lifetimes: no renewal timer is armed, so only events can repair.
   REQUIRE(rec->set_desired({spec("192.0.2.30/32"), spec("2001:db8::30/128", true)}));
   auto stream = event_stream::open(io.get_executor());
@@ -100,14 +112,8 @@ TEST_CASE("drift is repaired through the event stream within 100 ms", "[netlink]
 }
 
 TEST_CASE("the reconciler renews finite lifetimes before they run out", "[netlink][lifetimes]") {
-  netns ns("renew");
-  ns.run("ip link add kube-lb0 type bridge");
-  enter in(ns);
-  boost::asio::io_context io;
-  auto nl_open = rtnl::open();
-  REQUIRE(nl_open);
-  rtnl& nl = **nl_open;
-  auto rec = std::make_shared<reconciler>(io.get_executor(), nl, "kube-lb0");
+  lb_setup lb("renew");
+  auto [ns, io, nl, rec] = lb.parts();
   auto s = spec("203.0.113.60/32");
   s.valid_lifetime = 2;  // gone after 2 s unless renewed
   s.preferred_lifetime = 2;
