@@ -1,0 +1,194 @@
+// Diff and apply for one link's addresses; see reconciler.hpp. Lifetimes
+// (RFC 4862 §5.5.4 semantics for IPv6; the same fields for IPv4) are renewed
+// when half of the preferred lifetime has passed, so an address never turns
+// deprecated while it is desired.
+#include "netlink/reconciler.hpp"
+
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <boost/asio/post.hpp>
+
+namespace herald::netlink {
+
+std::string change_report::summary() const {
+  return fmt::format("+{} -{} ~{} kept {} failed {}", added.size(), removed.size(), renewed.size(),
+                     foreign_kept.size(), failures.size());
+}
+
+reconciler::reconciler(boost::asio::any_io_executor ex, rtnl& nl, std::string link_name)
+    : ex_(ex), nl_(nl), link_name_(std::move(link_name)), renew_timer_(ex) {}
+
+namespace {
+// The kernel's slot for an address: IPv4 keys on (address, length), IPv6 on
+// the address alone.
+bool same_slot(const ip_address& a, std::uint8_t alen, const ip_address& b, std::uint8_t blen) {
+  return a == b && (a.is_v6() || alen == blen);
+}
+bool same_flags(const address_info& have, const address_spec& want) {
+  bool npr = (have.flags & IFA_F_NOPREFIXROUTE) != 0;
+  bool nodad = (have.flags & IFA_F_NODAD) != 0;
+  return npr == want.noprefixroute && nodad == want.nodad;
+}
+// Renew once the kernel's remaining lifetime has fallen below half the
+// desired one (the kernel reports remaining seconds in ifa_cacheinfo).
+bool needs_renewal(const address_info& have, const address_spec& want) {
+  if (!want.finite()) return have.valid_lifetime != infinite_lifetime || have.preferred_lifetime != infinite_lifetime;
+  return have.valid_lifetime < want.valid_lifetime / 2 + 1 || have.preferred_lifetime < want.preferred_lifetime / 2 + 1;
+}
+}  // namespace
+
+nl_result<change_report> reconciler::set_desired(std::vector<address_spec> desired) {
+  std::vector<address_spec> unique;
+  for (const auto& d : desired) {
+    if (auto v = validate(d, link_name_); !v) return v.error();
+    auto it = std::find_if(unique.begin(), unique.end(), [&](const address_spec& u) {
+      return same_slot(u.address, u.prefix_len, d.address, d.prefix_len);
+    });
+    if (it == unique.end()) {
+      unique.push_back(d);
+    } else if (it->prefix_len != d.prefix_len || it->noprefixroute != d.noprefixroute || it->nodad != d.nodad ||
+               it->valid_lifetime != d.valid_lifetime || it->preferred_lifetime != d.preferred_lifetime) {
+      return make_error(errc::invalid_argument,
+                        fmt::format("address {} on {}: desired twice with different settings ({} and {})",
+                                    d.address.to_string(), link_name_, it->to_string(), d.to_string()));
+    }
+  }
+  desired_ = std::move(unique);
+  auto r = reconcile();
+  arm_renewal();
+  return r;
+}
+
+nl_result<change_report> reconciler::reconcile() {
+  auto link = nl_.ensure_link(link_name_);
+  if (!link) return link.error();
+  ifindex_ = link->index;
+  auto have = nl_.list_addresses(*link);
+  if (!have) return have.error();
+
+  change_report report;
+  std::vector<msg_ptr> requests;
+  enum class kind { add, renew, remove };
+  struct pending {
+    kind k;
+    address_spec spec;
+    address_info info;
+  };
+  std::vector<pending> what;
+  auto remove = [&](const address_info& h) {
+    address_spec s{h.address, h.prefix_len};
+    requests.push_back(nl_.address_request(RTM_DELADDR, false, *link, s));
+    what.push_back({kind::remove, s, h});
+  };
+  // Removals first: an IPv6 address whose length or flags changed must go
+  // before its replacement can be added.
+  std::vector<const address_spec*> to_add;
+  for (const auto& h : *have) {
+    if (!nl_.owns(h)) continue;
+    auto d = std::find_if(desired_.begin(), desired_.end(), [&](const address_spec& s) {
+      return same_slot(s.address, s.prefix_len, h.address, h.prefix_len);
+    });
+    if (d == desired_.end() || d->prefix_len != h.prefix_len || !same_flags(h, *d)) remove(h);
+  }
+  for (const auto& d : desired_) {
+    auto h = std::find_if(have->begin(), have->end(), [&](const address_info& x) {
+      return same_slot(x.address, x.prefix_len, d.address, d.prefix_len);
+    });
+    if (h == have->end()) {
+      to_add.push_back(&d);
+    } else if (!nl_.owns(*h)) {
+      report.foreign_kept.push_back(*h);
+    } else if (h->prefix_len != d.prefix_len || !same_flags(*h, d)) {
+      to_add.push_back(&d);  // removed above
+    } else if (needs_renewal(*h, d)) {
+      requests.push_back(nl_.address_request(RTM_NEWADDR, true, *link, d));
+      what.push_back({kind::renew, d, *h});
+    }
+  }
+  for (const auto* d : to_add) {
+    requests.push_back(nl_.address_request(RTM_NEWADDR, false, *link, *d));
+    what.push_back({kind::add, *d, {}});
+  }
+  if (requests.empty()) return report;
+
+  auto acks = nl_.transact(requests);
+  if (!acks) return acks.error();
+  for (std::size_t i = 0; i < what.size(); ++i) {
+    const auto& w = what[i];
+    const auto& a = (*acks)[i];
+    if (a.error == 0 || (w.k == kind::remove && a.error == EADDRNOTAVAIL)) {
+      if (w.k == kind::add) report.added.push_back(w.spec);
+      if (w.k == kind::renew) report.renewed.push_back(w.spec);
+      if (w.k == kind::remove) report.removed.push_back(w.info);
+      continue;
+    }
+    const char* verb = w.k == kind::add ? "add" : w.k == kind::renew ? "renew" : "remove";
+    auto code = errc_from_errno(a.error);
+    auto msg = fmt::format("address {} on {}: cannot {}: {}{}", w.spec.to_string(), link_name_, verb,
+                           std::strerror(a.error), a.ext_ack.empty() ? "" : " (" + a.ext_ack + ")");
+    spdlog::warn("netlink reconciler {}: {}", link_name_, msg);
+    report.failures.push_back(make_error(code, std::move(msg)));
+  }
+  if (report.changed() || !report.failures.empty())
+    spdlog::info("netlink reconciler {}: {}", link_name_, report.summary());
+  return report;
+}
+
+bool reconciler::is_desired(const ip_address& a) const {
+  return std::any_of(desired_.begin(), desired_.end(), [&](const address_spec& s) { return s.address == a; });
+}
+
+void reconciler::on_event(const event& e) {
+  bool relevant = std::visit(
+      [&](const auto& ev) {
+        using T = std::decay_t<decltype(ev)>;
+        if constexpr (std::is_same_v<T, link_event>) {
+          return ev.link.name == link_name_ || (ifindex_ != 0 && ev.link.index == ifindex_);
+        } else if constexpr (std::is_same_v<T, address_event>) {
+          // Our own removals of undesired addresses also arrive here; only
+          // the loss of a desired one is drift.
+          return ev.removed && ev.address.ifindex == ifindex_ && is_desired(ev.address.address);
+        } else {
+          return true;  // resync: anything may have changed
+        }
+      },
+      e);
+  if (relevant) schedule();
+}
+
+void reconciler::schedule() {
+  if (scheduled_) return;
+  scheduled_ = true;
+  boost::asio::post(ex_, [self = shared_from_this()] {
+    self->scheduled_ = false;
+    auto r = self->reconcile();
+    if (!r) spdlog::warn("netlink reconciler {}: repair failed: {}", self->link_name_, r.error().message);
+    if (self->on_repair_) self->on_repair_(r);
+  });
+}
+
+void reconciler::arm_renewal() {
+  renew_timer_.cancel();
+  std::uint32_t shortest = infinite_lifetime;
+  for (const auto& d : desired_)
+    if (d.finite()) shortest = std::min(shortest, std::min(d.preferred_lifetime, d.valid_lifetime));
+  if (shortest == infinite_lifetime) return;
+  // Half the shortest lifetime, as needs_renewal() measures it; at least 1 s.
+  renew_timer_.expires_after(std::chrono::milliseconds(std::max<std::uint64_t>(1000, shortest * 500ull)));
+  renew_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    auto r = self->reconcile();
+    if (!r) spdlog::warn("netlink reconciler {}: renewal failed: {}", self->link_name_, r.error().message);
+    if (self->on_repair_) self->on_repair_(r);
+    self->arm_renewal();
+  });
+}
+
+void reconciler::stop() { renew_timer_.cancel(); }
+
+}  // namespace herald::netlink
