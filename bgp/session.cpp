@@ -391,7 +391,7 @@ asio::awaitable<void> session::read_loop(std::uint64_t gen) {
 void session::reject(decode_error e) {
   spdlog::warn("peer {}: {}", cfg_.name(), e.to_string());
   notification_message n{e.code, e.subcode, std::move(e.data)};
-  last_error_sent_ = n.to_string();
+  last_error_ = last_error_sent_ = n.to_string();
   fsm_input in;
   in.notification = std::move(n);
   handle(fsm_event::message_error, in);
@@ -414,7 +414,7 @@ void session::on_message(std::span<const std::byte> bytes) {
         else if constexpr (std::is_same_v<T, update_message>) on_update(m, *d);
         else if constexpr (std::is_same_v<T, route_refresh_message>) on_route_refresh(m);
         else {
-          last_error_received_ = m.to_string();
+          last_error_ = last_error_received_ = m.to_string();
           spdlog::warn("peer {}: NOTIFICATION received: {}", cfg_.name(), m.to_string());
           handle(fsm_event::notification_received);
         }
@@ -489,7 +489,7 @@ void session::on_update(const update_message& u, const decoded_message& d) {
     bytes data{std::byte{0}, std::byte{1}, std::byte{1}};
     for (int i = 3; i >= 0; --i) data.push_back(std::byte(static_cast<std::uint8_t>(cfg_.max_prefixes >> (8 * i))));
     notification_message n{notification_code::cease, static_cast<std::uint8_t>(cease_subcode::maximum_prefixes_reached), data};
-    last_error_sent_ = n.to_string();
+    last_error_ = last_error_sent_ = n.to_string();
     fsm_input in;
     in.notification = n;
     handle(fsm_event::message_error, in);
@@ -577,7 +577,7 @@ void session::send_notification_now(const notification_message& n) {
   if (!writing_) asio::write(*socket_, asio::buffer(b), ec);
   ++out_count_[0];
   ++out_count_[type_index(message_type::notification)];
-  last_error_sent_ = n.to_string();
+  last_error_ = last_error_sent_ = n.to_string();
   spdlog::info("peer {}: sent NOTIFICATION {}", cfg_.name(), n.to_string());
 }
 
@@ -767,6 +767,7 @@ peer_status session::status() const {
   s.stale = stale_rib_in_.size();
   s.last_error_sent = last_error_sent_;
   s.last_error_received = last_error_received_;
+  s.last_error = last_error_;
   s.flaps = flaps_;
   return s;
 }

@@ -55,6 +55,7 @@ struct peer_status {
   std::array<std::uint64_t, 6> messages_in{}, messages_out{};  // by message type; [0] total
   std::size_t advertised_v4 = 0, advertised_v6 = 0, received = 0, stale = 0;
   std::string last_error_sent, last_error_received;
+  std::string last_error;  // the more recent of the two
   std::uint64_t flaps = 0;
 };
 
@@ -152,7 +153,7 @@ class session : public std::enable_shared_from_this<session> {
 
   std::optional<std::chrono::system_clock::time_point> established_since_;
   std::array<std::uint64_t, 6> in_{}, out_count_{};
-  std::string last_error_sent_, last_error_received_;
+  std::string last_error_sent_, last_error_received_, last_error_;
   std::uint64_t flaps_ = 0;
 };
 

@@ -51,6 +51,7 @@ nlohmann::json status_json(const std::vector<peer_status>& peers) {
         {"messages_out", {{"total", p.messages_out[0]}, {"open", p.messages_out[1]}, {"update", p.messages_out[2]},
                           {"notification", p.messages_out[3]}, {"keepalive", p.messages_out[4]},
                           {"route_refresh", p.messages_out[5]}}},
+        {"last_error", p.last_error},
         {"last_error_sent", p.last_error_sent},
         {"last_error_received", p.last_error_received},
         {"flaps", p.flaps},
