@@ -411,6 +411,10 @@ def main(argv):
               f"  ROUTER: {' '.join(ROUTERS)}; SCENARIO: {' '.join(SCENARIOS)}", file=sys.stderr)
         return 2
     router_kind = argv[2] if argv[1] == "ecmp" else argv[1]
+    if argv[1:] == ["gobgp", "soft-reset"]:
+        print("gobgp soft-reset: GoBGP never sends ROUTE-REFRESH (softresetin re-runs its own "
+              "Adj-RIB-In); not a scenario (docs/interop.md)", file=sys.stderr)
+        return 2
     L.require_root_and_tools(["ip", "unshare"] + TOOLS[router_kind])
     require_speaker()
     if speaker_kind() == "gobgp":

@@ -49,6 +49,15 @@ class Route:
                 f"med={self.med} stale={self.stale})")
 
 
+# FRR prints well-known communities (RFC 1997, RFC 8326, RFC 7999, ...) by name.
+_FRR_WELL_KNOWN = {
+    "graceful-shutdown": "65535:0", "accept-own": "65535:1", "llgr-stale": "65535:6",
+    "no-llgr": "65535:7", "accept-own-nexthop": "65535:8", "blackhole": "65535:666",
+    "no-export": "65535:65281", "no-advertise": "65535:65282", "local-AS": "65535:65283",
+    "no-peer": "65535:65284",
+}
+
+
 def _lb(asn, bw_bytes):
     return f"link-bandwidth:{asn}:{int(round(bw_bytes))}"
 
@@ -300,7 +309,7 @@ class Frr(Router):
                 ext.add(_lb(m.group(1), int(m.group(2))) if m else e)
             res.append(Route(
                 prefix, {h["ip"] for h in p.get("nexthops", []) if h.get("scope") != "link-local"},
-                p.get("community", {}).get("string", "").split(),
+                [_FRR_WELL_KNOWN.get(c, c) for c in p.get("community", {}).get("string", "").split()],
                 p.get("largeCommunity", {}).get("string", "").split(), ext,
                 p.get("locPrf"), p.get("metric"), bool(p.get("stale"))))
         return res
@@ -385,7 +394,10 @@ class Gobgp(Router):
                 .get("received", {}).get("update", 0))
 
     def soft_reset(self, addr):
-        self.gobgp("neighbor", addr, "softresetin")
+        # GoBGP keeps every Adj-RIB-In, and `softresetin` only re-runs its
+        # import policy over it (server.go softResetIn): no ROUTE-REFRESH is
+        # ever sent, so the router side cannot ask for a re-send.
+        raise NotImplementedError("GoBGP cannot send ROUTE-REFRESH (softresetin is local)")
 
 
 _GOBGP_STATES = {0: "unknown", 1: "idle", 2: "connect", 3: "active", 4: "opensent",
