@@ -1,22 +1,21 @@
 #!/usr/bin/env bash
-# The README's first command: builds Herald and shows what works so far.
-# Today that is the BGP codec: it decodes the OPENs and UPDATEs that real
-# BIRD 2, FRR 8 and GoBGP 3 sent (captured by tests/data/bgp/capture.sh) and
-# measures encode/decode rates. The full lab (agents, router, ECMP route in
-# network namespaces) replaces this when the node agent lands.
+# The README's first command: builds Herald and shows it working. In network
+# namespaces it creates: three nodes each running herald-speaker, one router
+# (BIRD; `--router frr` for FRR), one client. The nodes announce the same
+# service address; the router installs one ECMP route over all three; 300
+# client connections spread over the nodes; one node fails and the route
+# shrinks to two next hops. Cleans up after itself (also on Ctrl-C), or with
+# --keep leaves the lab running and prints how to explore it.
+# Until the node agent lands the nodes run the standalone speaker rather than
+# herald-agent with Kubernetes (docs/standalone.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "$(id -u)" != 0 ]; then
+  echo "demo.sh: run as root (it installs packages and creates network namespaces)" >&2
+  exit 1
+fi
 bash scripts/setup.sh
 if [ ! -f build-demo/build.ninja ]; then meson setup build-demo --buildtype=release >/dev/null; fi
-ninja -C build-demo bgp/herald-bgp-decode tests/bench-bgp-codec >/dev/null
-
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-captures=tests/data/bgp/captures
-for router in bird frr gobgp; do
-  say "What ${router} sent on an eBGP session, decoded by Herald's codec ($captures/${router}-*.hex)"
-  ./build-demo/bgp/herald-bgp-decode "$captures/${router}-open.hex" "$captures/${router}-update-v4.hex" \
-    "$captures/${router}-update-v6.hex" | grep -v '^==' || true
-done
-say "Codec speed: 1,000,000 IPv4 /32 and IPv6 /128 sharing one attribute set (one core)"
-./build-demo/tests/bench-bgp-codec 1000000 3
+ninja -C build-demo bgp/herald-speaker bgp/herald-bgp-decode >/dev/null
+HERALD_SPEAKER_BIN="$PWD/build-demo/bgp/herald-speaker" exec python3 tests/interop/demo.py "$@"
