@@ -52,7 +52,8 @@ Result<void> open_listener(udp::socket& s, const asio::ip::address& addr, std::u
   const bool v6 = addr.is_v6();
   s.open(v6 ? udp::v6() : udp::v4(), ec);
   if (!ec && v6) s.set_option(asio::ip::v6_only(true), ec);
-  if (!ec) s.set_option(asio::socket_base::reuse_address(true), ec);
+  // No SO_REUSEADDR: on UDP it would let a second BFD daemon on this host
+  // share the port and silently take its packets; fail loudly instead.
   if (!ec) ec = enable_ttl_report(s, v6);
   if (!ec) s.bind(udp::endpoint(addr, port), ec);
   if (!ec) s.non_blocking(true, ec);

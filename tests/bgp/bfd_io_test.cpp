@@ -104,6 +104,36 @@ TEST_CASE("bfd io: IPv6 loopback session comes Up and detects a frozen peer") {
   up_then_freeze(asio::ip::make_address("::1"));
 }
 
+TEST_CASE("bfd io: AdminDown on one side takes the other Down with diag 3, and back Up") {
+  session_config cfg{.desired_min_tx_us = 50'000, .required_min_rx_us = 50'000, .detect_mult = 3};
+  pair_fixture f(asio::ip::make_address("127.0.0.1"), cfg);
+  REQUIRE(run_until(f.io, 5s, [&] { return f.a->find(f.da)->state() == bfd_state::up; }));
+  f.b->set_admin_down(f.db, true);
+  REQUIRE(run_until(f.io, 2s, [&] { return f.a->find(f.da)->state() == bfd_state::down; }));
+  CHECK(f.a->find(f.da)->local_diag() == diag::neighbor_signaled_session_down);
+  CHECK(f.b->find(f.db)->state() == bfd_state::admin_down);
+  f.b->set_admin_down(f.db, false);
+  REQUIRE(run_until(f.io, 5s, [&] {
+    return f.a->find(f.da)->state() == bfd_state::up && f.b->find(f.db)->state() == bfd_state::up;
+  }));
+}
+
+TEST_CASE("bfd io: a second listener on the same port fails instead of sharing it") {
+  asio::io_context io;
+  service::options o;
+  o.listen_port = 0;
+  o.ipv6 = false;
+  o.listen_v4 = asio::ip::make_address_v4("127.0.0.1");
+  auto first = std::make_shared<service>(io, o);
+  REQUIRE(first->open());
+  o.listen_port = first->listen_port(false);
+  auto second = std::make_shared<service>(io, o);
+  auto r = second->open();
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == asio::error::address_in_use);
+  first->close();
+}
+
 TEST_CASE("bfd io: TTL below 255 and malformed datagrams are dropped and counted") {
   asio::io_context io;
   service::options o;
