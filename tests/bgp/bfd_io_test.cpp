@@ -30,6 +30,15 @@ bool run_until(asio::io_context& io, std::chrono::milliseconds limit, F done) {
   return true;
 }
 
+// A listener on 127.0.0.1, free port, no IPv6.
+service::options loopback_v4_options() {
+  service::options o;
+  o.listen_port = 0;
+  o.ipv6 = false;
+  o.listen_v4 = asio::ip::make_address_v4("127.0.0.1");
+  return o;
+}
+
 struct pair_fixture {
   asio::io_context io;
   std::shared_ptr<service> a, b;
@@ -120,10 +129,7 @@ TEST_CASE("bfd io: AdminDown on one side takes the other Down with diag 3, and b
 
 TEST_CASE("bfd io: a second listener on the same port fails instead of sharing it") {
   asio::io_context io;
-  service::options o;
-  o.listen_port = 0;
-  o.ipv6 = false;
-  o.listen_v4 = asio::ip::make_address_v4("127.0.0.1");
+  service::options o = loopback_v4_options();
   auto first = std::make_shared<service>(io, o);
   REQUIRE(first->open());
   o.listen_port = first->listen_port(false);
@@ -136,10 +142,7 @@ TEST_CASE("bfd io: a second listener on the same port fails instead of sharing i
 
 TEST_CASE("bfd io: TTL below 255 and malformed datagrams are dropped and counted") {
   asio::io_context io;
-  service::options o;
-  o.listen_port = 0;
-  o.ipv6 = false;
-  o.listen_v4 = asio::ip::make_address_v4("127.0.0.1");
+  service::options o = loopback_v4_options();
   auto s = std::make_shared<service>(io, o);
   REQUIRE(s->open());
   const asio::ip::udp::endpoint to(o.listen_v4, s->listen_port(false));
