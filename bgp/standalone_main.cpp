@@ -19,6 +19,25 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A peer's BFD session in the status file (docs/standalone.md).
+nlohmann::json bfd_json(const bfd_status& b) {
+  auto& c = b.counters;
+  return {{"state", std::string(herald::bfd::to_string(b.state))},
+          {"remote_state", std::string(herald::bfd::to_string(b.remote_state))},
+          {"diag", std::string(herald::bfd::to_string(b.local_diag))},
+          {"multihop", b.multihop},
+          {"available", b.available},
+          {"bgp_held", b.bgp_held},
+          {"local_discriminator", b.local_discriminator},
+          {"remote_discriminator", b.remote_discriminator},
+          {"tx_interval_ms", static_cast<double>(b.tx_interval.count()) / 1000.0},
+          {"detection_time_ms", static_cast<double>(b.detection_time.count()) / 1000.0},
+          {"counters", {{"packets_sent", c.packets_sent}, {"packets_received", c.packets_received},
+                        {"packets_discarded", c.packets_discarded}, {"polls_completed", c.polls_completed},
+                        {"went_up", c.went_up}, {"went_down", c.went_down},
+                        {"detection_expiries", c.detection_expiries}}}};
+}
+
 struct options {
   std::string config, status_file, log_level = "info";
 };
@@ -56,6 +75,7 @@ nlohmann::json status_json(const std::vector<peer_status>& peers) {
         {"last_error_received", p.last_error_received},
         {"flaps", p.flaps},
     };
+    if (p.bfd) j["bfd"] = bfd_json(*p.bfd);
     out["peers"].push_back(std::move(j));
   }
   return out;
