@@ -304,6 +304,12 @@ void speaker::shutdown(std::string reason, std::function<void()> done) {
   });
 }
 
+std::optional<bfd::listener_counters> speaker::bfd_counters(bool multihop) const {
+  const auto& svc = multihop ? shared_->bfd_multihop : shared_->bfd;
+  if (!svc) return std::nullopt;
+  return svc->counters();
+}
+
 std::vector<peer_status> speaker::status() const {
   std::vector<peer_status> out;
   for (auto& s : sessions_) out.push_back(s->status());

@@ -356,4 +356,14 @@ TEST_CASE("BFD holds the session until Up, BFD Down sends Cease / BFD Down, BFD 
   router = router_bfd();
   REQUIRE(run_until(p.io, both_established));
   CHECK(b.status().at(0).bfd->counters.went_up == 2);
+
+  // A malformed datagram to B's BFD port is dropped and counted, and changes nothing.
+  REQUIRE(b.bfd_counters(false));
+  CHECK_FALSE(b.bfd_counters(true));  // no multihop peer, no multihop listener
+  asio::ip::udp::socket junk(p.io, asio::ip::udp::v4());
+  junk.set_option(asio::ip::unicast::hops(255));
+  const std::array<std::byte, 24> zeros{};  // version 0
+  junk.send_to(asio::buffer(zeros), {asio::ip::make_address("127.0.0.2"), node_bfd_port});
+  REQUIRE(run_until(p.io, [&] { return b.bfd_counters(false)->malformed.of(herald::bfd::decode_error::bad_version) == 1; }, 3s));
+  CHECK(node_state() == session_state::established);
 }
