@@ -367,3 +367,35 @@ TEST_CASE("BFD holds the session until Up, BFD Down sends Cease / BFD Down, BFD 
   REQUIRE(run_until(p.io, [&] { return b.bfd_counters(false)->malformed.of(herald::bfd::decode_error::bad_version) == 1; }, 3s));
   CHECK(node_state() == session_state::established);
 }
+
+TEST_CASE("BFD added by reconfigure: a multihop eBGP peer gets an RFC 5883 session and comes Up") {
+  pair_of_speakers p;
+  const auto router_bfd_port = free_udp_port();
+  const auto node_mh_port = free_udp_port();
+  speaker b(p.io.get_executor(), p.b_cfg);
+  REQUIRE_FALSE(b.start());
+  CHECK_FALSE(b.status().at(0).bfd);
+  CHECK_FALSE(b.bfd_counters(false));
+  CHECK_FALSE(b.bfd_counters(true));
+
+  herald::bfd::service::options o;
+  o.listen_v4 = asio::ip::make_address_v4("127.0.0.1");
+  o.listen_port = router_bfd_port;
+  o.ipv6 = false;
+  o.multihop = true;
+  auto router = std::make_shared<herald::bfd::service>(p.io, o);
+  REQUIRE(router->open());
+  REQUIRE(router->add_session(asio::ip::make_address("127.0.0.1"), asio::ip::make_address("127.0.0.2"), {}, nullptr,
+                              node_mh_port));
+
+  auto cfg = p.b_cfg;
+  cfg.bfd_multihop_port = node_mh_port;
+  cfg.peers[0].ebgp_multihop = 2;
+  cfg.peers[0].bfd = peer_bfd{.port = router_bfd_port};
+  b.reconfigure(cfg);
+  REQUIRE(b.bfd_counters(true));
+  CHECK_FALSE(b.bfd_counters(false));
+  REQUIRE(run_until(p.io, [&] { return b.status().at(0).bfd && b.status().at(0).bfd->state == herald::bfd::bfd_state::up; }, 5s));
+  CHECK(b.status().at(0).bfd->multihop);
+  router->close();
+}
