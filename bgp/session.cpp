@@ -286,9 +286,9 @@ asio::awaitable<void> session::do_connect(std::uint64_t gen) {
   adopt(std::move(sock));
 }
 
-void session::refuse(tcp::socket& s, const std::string& why, const std::string& peer) {
+void session::refuse(tcp::socket& s, const std::string& why, const std::string& peer, cease_subcode sub) {
   bytes b;
-  encode_notification({notification_code::cease, static_cast<std::uint8_t>(cease_subcode::connection_collision_resolution), {}}, b);
+  encode_notification({notification_code::cease, static_cast<std::uint8_t>(sub), {}}, b);
   boost::system::error_code ec;
   s.non_blocking(true, ec);
   asio::write(s, asio::buffer(b), ec);
@@ -298,12 +298,14 @@ void session::refuse(tcp::socket& s, const std::string& why, const std::string& 
 
 void session::accept(tcp::socket socket) {
   auto st = fsm_.state();
-  if (stopped_ || st == session_state::established || !bgp_allowed()) {
+  if (!stopped_ && st != session_state::established && !bgp_allowed()) {
+    // Held until BFD is Up; the Cease subcode tells the peer why (RFC 9384).
+    refuse(socket, "BFD is not Up", cfg_.name(), cease_subcode::bfd_down);
+    return;
+  }
+  if (stopped_ || st == session_state::established) {
     // RFC 4271 §6.8: a collision with an Established session keeps the established one.
-    refuse(socket,
-           stopped_                ? "the session is administratively down"
-           : !bgp_allowed()        ? "BFD is not Up"
-                                   : "collision with the established session",
+    refuse(socket, stopped_ ? "the session is administratively down" : "collision with the established session",
            cfg_.name());
     return;
   }

@@ -117,7 +117,9 @@ class session : public std::enable_shared_from_this<session> {
   void adopt(tcp::socket socket, std::optional<wire::open_message> open = std::nullopt);
   asio::awaitable<void> read_collision_open(std::uint64_t pending_gen);
   void resolve_collision(const wire::open_message& remote_open);
-  static void refuse(tcp::socket& s, const std::string& why, const std::string& peer);
+  // Sends Cease with `sub` (best effort) and closes an inbound connection.
+  static void refuse(tcp::socket& s, const std::string& why, const std::string& peer,
+                     wire::cease_subcode sub = wire::cease_subcode::connection_collision_resolution);
   void on_message(std::span<const std::byte> bytes);
   void on_open(const wire::open_message& o);
   void on_update(const wire::update_message& u, const wire::decoded_message& d);
