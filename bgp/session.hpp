@@ -107,6 +107,8 @@ class session : public std::enable_shared_from_this<session> {
   void arm(asio::steady_timer& t, std::chrono::milliseconds d, fsm_event e);
   void schedule_flush(std::chrono::milliseconds delay);
   void flush();
+  // One more part of the initial full sync; false while it waits for the write queue.
+  bool continue_full_sync();
   void send_changes(const rib_changes& c);
   attrs_ref desired(const wire::ip_prefix& p) const;
   export_context export_ctx() const;
@@ -129,7 +131,10 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<wire::ip_address> local_address_;
   wire::bytes rbuf_;
   std::deque<wire::bytes> out_;
+  std::size_t queued_bytes_ = 0;  // in out_
   bool writing_ = false;
+  // The full sync pauses above the high mark and resumes below the low one.
+  static constexpr std::size_t write_queue_high = 8 << 20, write_queue_low = 4 << 20;
 
   asio::steady_timer connect_retry_timer_, hold_timer_, keepalive_timer_, restart_timer_, flush_timer_, stale_timer_;
   bool flush_scheduled_ = false;
@@ -145,6 +150,9 @@ class session : public std::enable_shared_from_this<session> {
   // Per flush: whether an attribute set has a next hop for each family.
   mutable std::unordered_map<const route_attrs*, std::uint8_t> exportable_;
   bool full_sync_ = false;
+  bool sync_waiting_ = false;  // the full sync waits for the write queue to drain
+  std::size_t sync_slot_ = 0;  // where the full sync goes on
+  std::uint64_t sync_layout_ = 0;  // the table's layout generation the walk started in
   bool eor_sent_ = false;
   std::unordered_map<wire::ip_prefix, std::shared_ptr<const wire::path_attributes>, prefix_hash> rib_in_;
   // A restarting peer's routes, kept until its End-of-RIB (RFC 4724 §4.2).

@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "bgp/socket_options.hpp"
 
 namespace herald::bgp {
@@ -185,17 +187,21 @@ attrs_ref speaker::intern(const attrs_ref& a) {
 
 void speaker::set_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_prefix>& changed) {
   auto& table = shared_->routes;
-  auto it = table.find(p);
+  const attrs_ref* have = table.find(p);
   if (!a) {
-    if (it == table.end()) return;
-    table.erase(it);
-  } else if (it != table.end()) {
-    if (it->second == a) return;
-    it->second = std::move(a);
+    if (!have) return;
+    table.erase(p);
   } else {
-    table.emplace(p, std::move(a));
+    if (have && *have == a) return;
+    table.set(p, std::move(a));
   }
-  changed.push_back(p);
+  // Only sessions past their full sync need to hear of single changes.
+  if (any_established()) changed.push_back(p);
+}
+
+bool speaker::any_established() const {
+  return std::any_of(sessions_.begin(), sessions_.end(),
+                     [](auto& s) { return s->state() == session_state::established; });
 }
 
 void speaker::notify(const std::vector<ip_prefix>& changed) {
@@ -224,7 +230,7 @@ void speaker::set_routes(const route_list& routes) {
     keep.reserve(routes.size());
     for (auto& [p, a] : routes) keep.insert(p);
     std::vector<ip_prefix> gone;
-    for (auto& [p, a] : shared_->routes)
+    for (auto [p, a] : shared_->routes)
       if (!keep.count(p)) gone.push_back(p);
     for (auto& p : gone) set_table_entry(p, nullptr, changed);
   } else {

@@ -53,6 +53,7 @@ class speaker {
   asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor);
   void set_table_entry(const wire::ip_prefix& p, attrs_ref a, std::vector<wire::ip_prefix>& changed);
   void notify(const std::vector<wire::ip_prefix>& changed);
+  bool any_established() const;
   attrs_ref intern(const attrs_ref& a);
   void install_md5(const peer_config& p);
   std::shared_ptr<session> find(const wire::ip_address& a) const;

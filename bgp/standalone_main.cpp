@@ -113,7 +113,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   asio::io_context io;
-  speaker sp(io.get_executor(), *cfg);
+  auto summary = fmt::format("{} peers, {} routes, router id {}, AS {}", cfg->peers.size(), cfg->routes.size(),
+                             herald::bgp::wire::ip_address::v4(cfg->router_id).to_string(), cfg->local_asn);
+  // The speaker's table takes the routes: no second copy of a large file's routes.
+  speaker sp(io.get_executor(), std::move(*cfg));
 
   // Status file: at most every 100 ms, and once more after the last change.
   asio::steady_timer status_timer(io);
@@ -135,8 +138,7 @@ int main(int argc, char** argv) {
   // Standalone: every route is in the file, so the initial set is complete now.
   sp.initial_routes_complete();
   flush_status();
-  spdlog::info("herald-speaker: {} peers, {} routes, router id {}, AS {}", cfg->peers.size(), cfg->routes.size(),
-               herald::bgp::wire::ip_address::v4(cfg->router_id).to_string(), cfg->local_asn);
+  spdlog::info("herald-speaker: {}", summary);
 
   asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
   bool stopping = false;
