@@ -530,6 +530,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
     const resource_type& type = *r.type;
     if (!r.subresource.empty() && !(r.subresource == "status" && type.status_subresource))
       return error_reply(path_not_found());
+    if (t.has("dryRun") && req.method() != http::verb::get)
+      return error_reply(bad_request("dryRun is not supported by the emulator (docs/emulator.md)"));
     switch (req.method()) {
       case http::verb::get: {
         if (watch) {
