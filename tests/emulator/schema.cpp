@@ -130,7 +130,21 @@ void validate(const json& value, const json& schema, const std::string& path, st
   }
 }
 
+void defaults(json& value, const json& schema) {
+  if (!schema.is_object()) return;
+  if (value.is_object() && schema.contains("properties") && schema["properties"].is_object()) {
+    for (auto it = schema["properties"].begin(); it != schema["properties"].end(); ++it) {
+      if (!value.contains(it.key()) && it->is_object() && it->contains("default")) value[it.key()] = (*it)["default"];
+      if (value.contains(it.key())) defaults(value[it.key()], *it);
+    }
+  } else if (value.is_array() && schema.contains("items")) {
+    for (auto& e : value) defaults(e, schema["items"]);
+  }
+}
+
 }  // namespace
+
+void apply_schema_defaults(json& object, const json& schema) { defaults(object, schema); }
 
 std::vector<std::string> prune_unknown_fields(json& object, const json& schema) {
   std::vector<std::string> pruned;

@@ -1,6 +1,6 @@
 // Structural-schema handling for custom resources (kube-api.md §7): pruning of
 // unknown fields and the OpenAPI v3 validation subset the emulator enforces
-// (type, required, enum, minimum / maximum, minLength / maxLength, minItems /
+// (defaults, type, required, enum, minimum / maximum, minLength / maxLength, minItems /
 // maxItems, x-kubernetes-int-or-string, x-kubernetes-preserve-unknown-fields,
 // nullable). Pure.
 #pragma once
@@ -15,6 +15,10 @@ namespace herald::emulator {
 // Removes fields the schema does not declare; returns their paths
 // ("spec.foo"), which fieldValidation=Strict turns into a 400.
 std::vector<std::string> prune_unknown_fields(nlohmann::json& object, const nlohmann::json& schema);
+
+// Sets the schema's `default` values on absent fields of objects that are
+// present (kube-apiserver defaults custom resources on every write).
+void apply_schema_defaults(nlohmann::json& object, const nlohmann::json& schema);
 
 struct schema_violation {
   std::string field;    // "spec.peerASN"

@@ -530,6 +530,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
     const resource_type& type = *r.type;
     if (!r.subresource.empty() && !(r.subresource == "status" && type.status_subresource))
       return error_reply(path_not_found());
+    const bool strict = t.get("fieldValidation") == "Strict";
     if (t.has("dryRun") && req.method() != http::verb::get)
       return error_reply(bad_request("dryRun is not supported by the emulator (docs/emulator.md)"));
     switch (req.method()) {
@@ -580,14 +581,14 @@ struct server::impl : std::enable_shared_from_this<impl> {
         if (!r.name.empty()) return error_reply(api_error{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", json()});
         auto body = parse_body(req, false);
         if (!body) return error_reply(body.error());
-        auto made = objects.create(type, r.ns, std::move(*body));
+        auto made = objects.create(type, r.ns, std::move(*body), strict);
         return made ? json_reply(http::status::created, *made) : error_reply(made.error());
       }
       case http::verb::put: {
         if (r.name.empty()) return error_reply(api_error{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", json()});
         auto body = parse_body(req, false);
         if (!body) return error_reply(body.error());
-        auto put = objects.replace(type, r.ns, r.name, std::move(*body), r.subresource);
+        auto put = objects.replace(type, r.ns, r.name, std::move(*body), r.subresource, strict);
         return put ? json_reply(http::status::ok, *put) : error_reply(put.error());
       }
       case http::verb::patch: {
@@ -615,7 +616,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
         auto body = parse_body(req, kind == patch_kind::apply);
         if (!body) return error_reply(body.error());
         bool created = false;
-        auto patched = objects.patch(type, r.ns, r.name, kind, *body, r.subresource, &created);
+        auto patched = objects.patch(type, r.ns, r.name, kind, *body, r.subresource, &created, strict);
         if (!patched) return error_reply(patched.error());
         return json_reply(created ? http::status::created : http::status::ok, *patched);
       }

@@ -452,7 +452,23 @@ api_result<json> store::commit_write(const resource_type& t, const std::string& 
   return ok(std::move(next));
 }
 
-api_result<json> store::create(const resource_type& t, const std::string& ns, json body) {
+std::optional<api_error> store::prune_default_validate(const resource_type& t, const std::string& name, json& obj,
+                                                      bool strict_fields) const {
+  if (!t.custom || !t.schema.is_object()) return std::nullopt;
+  const auto pruned = prune_unknown_fields(obj, t.schema);
+  if (strict_fields && !pruned.empty()) {
+    std::string msg;
+    for (const auto& p : pruned) msg += (msg.empty() ? "" : ", ") + std::string("unknown field \"") + p + "\"";
+    return bad_request(t.kind + " in version \"" + t.version + "\" cannot be handled as a " + t.kind +
+                       ": strict decoding error: " + msg);
+  }
+  apply_schema_defaults(obj, t.schema);
+  const auto violations = validate_against_schema(obj, t.schema);
+  if (!violations.empty()) return invalid_fields(t, name, violations);
+  return std::nullopt;
+}
+
+api_result<json> store::create(const resource_type& t, const std::string& ns, json body, bool strict_fields) {
   if (!body.is_object()) return bad_request("the body of the request was in an unknown format");
   if (body.contains("apiVersion") && body["apiVersion"] != t.api_version())
     return bad_request("the API version in the data (" + body["apiVersion"].dump() +
@@ -494,11 +510,7 @@ api_result<json> store::create(const resource_type& t, const std::string& ns, js
   meta["creationTimestamp"] = now_();
   if (t.tracks_generation) meta["generation"] = 1;
   if (t.reset_status_on_create) body.erase("status");
-  if (t.custom && t.schema.is_object()) {
-    (void)prune_unknown_fields(body, t.schema);
-    const auto violations = validate_against_schema(body, t.schema);
-    if (!violations.empty()) return invalid_fields(t, name, violations);
-  }
+  if (auto e = prune_default_validate(t, name, body, strict_fields)) return *e;
   if (t.group.empty() && t.kind == "Service") {
     default_service(body, nullptr, service_alloc_);
     if (auto e = validate_service(body, nullptr, name)) return *e;
@@ -518,7 +530,8 @@ api_result<json> store::create(const resource_type& t, const std::string& ns, js
 }
 
 api_result<json> store::finish_update(const resource_type& t, const std::string& ns, const std::string& name,
-                                      const json& old, json next, const std::string& subresource) {
+                                      const json& old, json next, const std::string& subresource,
+                                      bool strict_fields) {
   if (!next.is_object()) return bad_request("the body of the request was in an unknown format");
   if (!next.contains("metadata") || !next["metadata"].is_object()) next["metadata"] = json::object();
   const std::string new_name = meta_string(next, "name");
@@ -562,11 +575,7 @@ api_result<json> store::finish_update(const resource_type& t, const std::string&
     }
   }
   meta["resourceVersion"] = old_meta["resourceVersion"];
-  if (t.custom && t.schema.is_object()) {
-    (void)prune_unknown_fields(next, t.schema);
-    const auto violations = validate_against_schema(next, t.schema);
-    if (!violations.empty()) return invalid_fields(t, name, violations);
-  }
+  if (auto e = prune_default_validate(t, name, next, strict_fields)) return *e;
   if (t.group.empty() && t.kind == "Service") {
     default_service(next, &old, service_alloc_);
     if (auto e = validate_service(next, &old, name)) return *e;
@@ -589,7 +598,7 @@ api_result<json> store::finish_update(const resource_type& t, const std::string&
 }
 
 api_result<json> store::replace(const resource_type& t, const std::string& ns, const std::string& name, json body,
-                                const std::string& subresource) {
+                                const std::string& subresource, bool strict_fields) {
   if (!subresource.empty() && !(subresource == "status" && t.status_subresource))
     return not_found(t.group_resource(), name);
   auto current = get(t, ns, name);
@@ -599,11 +608,12 @@ api_result<json> store::replace(const resource_type& t, const std::string& ns, c
   if (rv.empty() && t.custom)
     return invalid(qualified_kind(t), name, "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update");
   if (!rv.empty() && rv != meta_string(*current, "resourceVersion")) return conflict(t, name);
-  return finish_update(t, ns, name, *current, std::move(body), subresource);
+  return finish_update(t, ns, name, *current, std::move(body), subresource, strict_fields);
 }
 
 api_result<json> store::patch(const resource_type& t, const std::string& ns, const std::string& name, patch_kind kind,
-                              const json& patch_body, const std::string& subresource, bool* created) {
+                              const json& patch_body, const std::string& subresource, bool* created,
+                              bool strict_fields) {
   if (created) *created = false;
   if (!subresource.empty() && !(subresource == "status" && t.status_subresource))
     return not_found(t.group_resource(), name);
@@ -620,7 +630,7 @@ api_result<json> store::patch(const resource_type& t, const std::string& ns, con
     if (!body.is_object()) return bad_request("the body of the request was in an unknown format");
     if (!body.contains("metadata") || !body["metadata"].is_object()) body["metadata"] = json::object();
     body["metadata"]["name"] = name;
-    auto made = create(t, ns, std::move(body));
+    auto made = create(t, ns, std::move(body), strict_fields);
     if (made && created) *created = true;
     return made;
   }
@@ -649,7 +659,7 @@ api_result<json> store::patch(const resource_type& t, const std::string& ns, con
   // A resourceVersion in the patched object is a precondition (kube-api.md §2).
   const std::string rv = meta_string(next, "resourceVersion");
   if (!rv.empty() && rv != meta_string(*current, "resourceVersion")) return conflict(t, name);
-  return finish_update(t, ns, name, *current, std::move(next), subresource);
+  return finish_update(t, ns, name, *current, std::move(next), subresource, strict_fields);
 }
 
 api_result<json> store::remove(const resource_type& t, const std::string& ns, const std::string& name,

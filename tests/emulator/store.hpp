@@ -151,14 +151,16 @@ public:
                                       const std::optional<std::string>& rv,
                                       const label_selector& labels, const field_selector& fields) const;
 
-  api_result<json> create(const resource_type& t, const std::string& ns, json body);
+  // strict_fields: fieldValidation=Strict, unknown fields of a custom
+  // resource are a 400 instead of being pruned silently.
+  api_result<json> create(const resource_type& t, const std::string& ns, json body, bool strict_fields = false);
   // PUT; subresource is "" or "status".
   api_result<json> replace(const resource_type& t, const std::string& ns, const std::string& name,
-                           json body, const std::string& subresource);
+                           json body, const std::string& subresource, bool strict_fields = false);
   // PATCH; `created` is set when an apply patch created the object (201).
   api_result<json> patch(const resource_type& t, const std::string& ns, const std::string& name,
                          patch_kind kind, const json& patch_body, const std::string& subresource,
-                         bool* created = nullptr);
+                         bool* created = nullptr, bool strict_fields = false);
   // DELETE with optional DeleteOptions preconditions {uid, resourceVersion}.
   api_result<json> remove(const resource_type& t, const std::string& ns, const std::string& name,
                           const json& delete_options);
@@ -182,7 +184,10 @@ private:
   void record(change c);
   api_result<std::map<std::string, json>> snapshot_at(const resource_type& t, std::uint64_t rv) const;
   api_result<json> finish_update(const resource_type& t, const std::string& ns, const std::string& name,
-                                 const json& old, json next, const std::string& subresource);
+                                 const json& old, json next, const std::string& subresource,
+                                 bool strict_fields);
+  std::optional<api_error> prune_default_validate(const resource_type& t, const std::string& name, json& obj,
+                                                  bool strict_fields) const;
   std::string next_uid();
   std::string generate_suffix();
 

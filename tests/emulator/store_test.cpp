@@ -346,3 +346,15 @@ TEST_CASE("server-side apply creates a missing object", "[store]") {
   REQUIRE(r);
   CHECK(created);
 }
+
+TEST_CASE("custom resources get schema defaults", "[store]") {
+  fixture f;
+  json crd = peer_crd();
+  crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["color"]["default"] = "red";
+  REQUIRE(f.s.create(*f.s.find_type("apiextensions.k8s.io", "v1", "customresourcedefinitions"), "", crd));
+  const resource_type* w = f.s.find_type("example.dev", "v1", "widgets");
+  REQUIRE(w);
+  auto made = f.s.create(*w, "default", json{{"metadata", {{"name", "w"}}}, {"spec", {{"size", 1}}}});
+  REQUIRE(made);
+  CHECK((*made)["spec"]["color"] == "red");
+}
