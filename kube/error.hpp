@@ -11,6 +11,11 @@
 namespace herald::kube {
 
 struct error {
+  // Not an aggregate: Result<int, error> must not take an int for an error.
+  error() = default;
+  error(int http_status, std::string why, std::string text)
+      : status(http_status), reason(std::move(why)), message(std::move(text)) {}
+
   // HTTP status of the answer; 0 when none arrived (connect, TLS, timeout).
   int status = 0;
   // Status.reason from the server ("Conflict", "NotFound", "Expired"), or a
