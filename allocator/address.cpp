@@ -26,7 +26,9 @@ u128 host_mask(ip_family f, unsigned length) {
 
 }  // namespace
 
-std::string_view family_name(ip_family f) { return f == ip_family::v4 ? "IPv4" : "IPv6"; }
+std::string_view family_name(ip_family f) {
+  return f == ip_family::v4 ? "IPv4" : "IPv6";
+}
 
 std::optional<ip_address> ip_address::parse(std::string_view text) {
   // inet_pton needs a terminated string; the longest IPv6 text is 45 chars.
@@ -81,7 +83,9 @@ std::string address_range::size_string() const {
   return to_decimal(size());
 }
 
-double address_range::size_double() const { return static_cast<double>(size_minus_one()) + 1.0; }
+double address_range::size_double() const {
+  return static_cast<double>(size_minus_one()) + 1.0;
+}
 
 std::optional<ip_address> address_range::nth(u128 n) const {
   if (n > size_minus_one()) return std::nullopt;
@@ -105,14 +109,17 @@ address_range cidr::range() const {
   return {base, ip_address{base.family, base.value | host_mask(base.family, length)}};
 }
 
-std::string cidr::to_string() const { return base.to_string() + "/" + std::to_string(length); }
+std::string cidr::to_string() const {
+  return base.to_string() + "/" + std::to_string(length);
+}
 
 Result<cidr, std::string> parse_cidr(std::string_view text) {
   text = trim(text);
   auto slash = text.find('/');
   if (slash == std::string_view::npos) return "\"" + std::string(text) + "\" is not a CIDR (address/length)";
   auto addr = ip_address::parse(text.substr(0, slash));
-  if (!addr) return "\"" + std::string(text) + "\": \"" + std::string(text.substr(0, slash)) + "\" is not an IP address";
+  if (!addr)
+    return "\"" + std::string(text) + "\": \"" + std::string(text.substr(0, slash)) + "\" is not an IP address";
   auto len_text = text.substr(slash + 1);
   unsigned len = 0;
   if (len_text.empty() || len_text.size() > 3 ||

@@ -25,7 +25,9 @@ enum class ip_family : std::uint8_t { v4 = 0, v6 = 1 };
 // "IPv4" / "IPv6", the spellings of Service.spec.ipFamilies.
 std::string_view family_name(ip_family f);
 // Address bits: 32 or 128.
-constexpr unsigned max_length(ip_family f) { return f == ip_family::v4 ? 32 : 128; }
+constexpr unsigned max_length(ip_family f) {
+  return f == ip_family::v4 ? 32 : 128;
+}
 // The largest address value of a family (2^32-1 or 2^128-1).
 constexpr u128 max_value(ip_family f) {
   return f == ip_family::v4 ? u128{0xffffffffu} : ~u128{0};
@@ -42,7 +44,7 @@ struct ip_address {
   friend bool operator==(const ip_address&, const ip_address&) = default;
   friend std::strong_ordering operator<=>(const ip_address& a, const ip_address& b) {
     if (a.family != b.family) return a.family <=> b.family;
-    return a.value == b.value ? std::strong_ordering::equal
+    return a.value == b.value  ? std::strong_ordering::equal
            : a.value < b.value ? std::strong_ordering::less
                                : std::strong_ordering::greater;
   }

@@ -13,7 +13,9 @@ std::string shared_index_key(const std::string& group, const std::string& sharin
   return group + '\n' + sharing_key;
 }
 
-std::size_t fam(ip_family f) { return static_cast<std::size_t>(f); }
+std::size_t fam(ip_family f) {
+  return static_cast<std::size_t>(f);
+}
 
 bool contains(const std::vector<ip_address>& v, const ip_address& a) {
   return std::find(v.begin(), v.end(), a) != v.end();
@@ -176,8 +178,10 @@ void allocator::recompute_groups(std::vector<event>& events) {
     for (auto& pools : g.pools)
       for (auto& p : pools) {
         auto old = cursors.find({name, p.spec.pool.first.value, p.spec.pool.last.value});
-        if (old != cursors.end()) p.cursor = old->second;
-        else place_cursor(p);
+        if (old != cursors.end())
+          p.cursor = old->second;
+        else
+          place_cursor(p);
       }
 }
 
@@ -222,7 +226,8 @@ void allocator::release(service_state& st, const ip_address& a, service_decision
     }
   }
   st.held.erase(std::remove(st.held.begin(), st.held.end(), a), st.held.end());
-  d.events.push_back(service_event(st.view, event_type::normal, "AddressReleased", "released " + a.to_string() + ": " + why));
+  d.events.push_back(
+      service_event(st.view, event_type::normal, "AddressReleased", "released " + a.to_string() + ": " + why));
   ++counters_.released;
 }
 
@@ -247,7 +252,8 @@ std::optional<std::string> allocator::port_conflict(const service_view& v, const
 // older, during rebuild) and both get a warning; this one is re-allocated.
 void allocator::adopt(service_state& st, service_decision& d) {
   const service_view& v = st.view;
-  std::string group = v.annotation_or(annotation::allocated_from, v.annotation_or(annotation::service_group, "default"));
+  std::string group =
+      v.annotation_or(annotation::allocated_from, v.annotation_or(annotation::service_group, "default"));
   std::string key = v.annotation_or(annotation::allow_shared_ip, "");
   pool_type type = pool_type::remote;
   if (auto* g = valid_group(group)) type = g->spec->type;
@@ -298,7 +304,8 @@ void allocator::reconcile(service_state& st, service_decision& d) {
   if (requested.empty() && !v.load_balancer_ip.empty()) {
     requested = v.load_balancer_ip;
     requested_from = "spec.loadBalancerIP";
-    p.warnings.push_back("spec.loadBalancerIP is deprecated (Kubernetes 1.24); use the herald.dev/addresses annotation");
+    p.warnings.push_back(
+        "spec.loadBalancerIP is deprecated (Kubernetes 1.24); use the herald.dev/addresses annotation");
   }
   for (std::size_t start = 0; !requested.empty() && start <= requested.size();) {
     auto comma = requested.find(',', start);
@@ -321,9 +328,12 @@ void allocator::reconcile(service_state& st, service_decision& d) {
   std::string policy = v.ip_family_policy.empty() ? "SingleStack" : v.ip_family_policy;
   std::vector<ip_family> listed;
   for (auto& f : v.ip_families) {
-    if (f == "IPv4") listed.push_back(ip_family::v4);
-    else if (f == "IPv6") listed.push_back(ip_family::v6);
-    else p.fail("spec.ipFamilies: unknown family \"" + f + "\"");
+    if (f == "IPv4")
+      listed.push_back(ip_family::v4);
+    else if (f == "IPv6")
+      listed.push_back(ip_family::v6);
+    else
+      p.fail("spec.ipFamilies: unknown family \"" + f + "\"");
   }
   if (policy != "SingleStack" && policy != "PreferDualStack" && policy != "RequireDualStack")
     p.fail("spec.ipFamilyPolicy: unknown policy \"" + policy + "\"");
@@ -333,11 +343,15 @@ void allocator::reconcile(service_state& st, service_decision& d) {
       return "ServiceGroup " + p.group_name + " has no " + std::string(family_name(f)) + " pool";
     };
     if (listed.empty()) {
-      if (policy == "SingleStack") listed = {g.has_family(ip_family::v4) ? ip_family::v4 : ip_family::v6};
-      else listed = {ip_family::v4, ip_family::v6};
+      if (policy == "SingleStack")
+        listed = {g.has_family(ip_family::v4) ? ip_family::v4 : ip_family::v6};
+      else
+        listed = {ip_family::v4, ip_family::v6};
     }
     if (policy == "SingleStack") {
-      if (!g.has_family(listed[0])) p.fail("ipFamilyPolicy SingleStack wants " + std::string(family_name(listed[0])) + " but " + missing(listed[0]));
+      if (!g.has_family(listed[0]))
+        p.fail("ipFamilyPolicy SingleStack wants " + std::string(family_name(listed[0])) + " but " +
+               missing(listed[0]));
       p.wanted = {listed[0]};
     } else if (policy == "PreferDualStack") {
       for (auto f : listed)
@@ -375,8 +389,8 @@ void allocator::reconcile(service_state& st, service_decision& d) {
       why = "the Service's sharing key changed";
     } else if (entry.holders.size() > 1 && port_conflict(v, a)) {
       why = *port_conflict(v, a);
-    } else if (kept_per_family[fam(f)] > 0 && !(p.group && p.group->spec->multi_pool && !p.requested[fam(f)] &&
-                                                 in_pool_of_group)) {
+    } else if (kept_per_family[fam(f)] > 0 &&
+               !(p.group && p.group->spec->multi_pool && !p.requested[fam(f)] && in_pool_of_group)) {
       why = "one address per family (multiPool is off)";
     }
     if (!why.empty()) {
@@ -403,9 +417,11 @@ void allocator::reconcile(service_state& st, service_decision& d) {
   if (!p.group_exists) {
     if (st.held.empty()) p.fail("ServiceGroup " + p.group_name + " does not exist");
   } else if (!p.group) {
-    if (st.held.empty()) p.fail("ServiceGroup " + p.group_name + " is invalid: " + groups_.at(p.group_name).invalid_message);
+    if (st.held.empty())
+      p.fail("ServiceGroup " + p.group_name + " is invalid: " + groups_.at(p.group_name).invalid_message);
   } else if (p.failure.empty() && !p.group->spec->allows_namespace(v.ns)) {
-    bool complete = std::all_of(p.wanted.begin(), p.wanted.end(), [&](ip_family f) { return kept_per_family[fam(f)] > 0; });
+    bool complete =
+        std::all_of(p.wanted.begin(), p.wanted.end(), [&](ip_family f) { return kept_per_family[fam(f)] > 0; });
     if (!complete) p.fail("namespace " + v.ns + " may not use ServiceGroup " + p.group_name + " (spec.namespaces)");
   }
 
@@ -417,9 +433,9 @@ void allocator::reconcile(service_state& st, service_decision& d) {
     const group_spec& g = *p.group->spec;
     auto assigned = [&](const ip_address& a, std::string how) {
       fresh.push_back(a);
-      d.events.push_back(service_event(v, event_type::normal, "AddressAssigned",
-                                       how + " from ServiceGroup " + p.group_name + " (" +
-                                           std::string(pool_type_name(g.type)) + ")"));
+      d.events.push_back(
+          service_event(v, event_type::normal, "AddressAssigned",
+                        how + " from ServiceGroup " + p.group_name + " (" + std::string(pool_type_name(g.type)) + ")"));
     };
     auto join = [&](const ip_address& a) {
       auto& entry = table_.at(a);
@@ -436,7 +452,8 @@ void allocator::reconcile(service_state& st, service_decision& d) {
         auto s = shared_.find(shared_index_key(p.group_name, p.sharing_key));
         if (s != shared_.end())
           for (auto& a : s->second) {
-            bool in_pools = std::any_of(pools.begin(), pools.end(), [&](pool_state* ps) { return ps->spec.pool.contains(a); });
+            bool in_pools =
+                std::any_of(pools.begin(), pools.end(), [&](pool_state* ps) { return ps->spec.pool.contains(a); });
             if (a.family != f || !in_pools) continue;
             if (auto c = port_conflict(v, a)) {
               if (!conflict) conflict = c;
@@ -466,11 +483,13 @@ void allocator::reconcile(service_state& st, service_decision& d) {
     for (auto f : p.wanted) {
       auto& pools = p.group->pools[fam(f)];
       auto held_in = [&](const pool_state& ps) {
-        return std::any_of(st.held.begin(), st.held.end(), [&](const ip_address& a) { return ps.spec.pool.contains(a); });
+        return std::any_of(st.held.begin(), st.held.end(),
+                           [&](const ip_address& a) { return ps.spec.pool.contains(a); });
       };
       if (auto want = p.requested[fam(f)]) {
         if (contains(st.held, *want)) continue;
-        bool in_pool = std::any_of(pools.begin(), pools.end(), [&](const pool_state& ps) { return ps.spec.pool.contains(*want); });
+        bool in_pool =
+            std::any_of(pools.begin(), pools.end(), [&](const pool_state& ps) { return ps.spec.pool.contains(*want); });
         auto it = table_.find(*want);
         if (!in_pool) {
           p.fail(std::string(requested_from) + ": " + want->to_string() + " is not in any " +
@@ -479,9 +498,12 @@ void allocator::reconcile(service_state& st, service_decision& d) {
           take(st, *want, p.group_name, p.sharing_key, g.type);
           ++counters_.assigned;
           assigned(*want, "assigned requested " + want->to_string());
-        } else if (!p.sharing_key.empty() && it->second.sharing_key == p.sharing_key && it->second.group == p.group_name) {
-          if (auto c = port_conflict(v, *want)) p.fail(*c);
-          else join(*want);
+        } else if (!p.sharing_key.empty() && it->second.sharing_key == p.sharing_key &&
+                   it->second.group == p.group_name) {
+          if (auto c = port_conflict(v, *want))
+            p.fail(*c);
+          else
+            join(*want);
         } else {
           p.fail(want->to_string() + " is in use by Service " + it->second.holders.front() +
                  (it->second.sharing_key.empty() ? std::string(" (not shared)")
@@ -510,7 +532,7 @@ void allocator::reconcile(service_state& st, service_decision& d) {
       ++counters_.failed;
     }
     waiting_.insert(v.key());
-  } else {
+  } else if (!waiting_.empty()) {
     waiting_.erase(v.key());
   }
   st.failure = p.failure;
@@ -599,11 +621,14 @@ group_changes allocator::rebuild(std::vector<service_group_input> groups, const 
   order.reserve(services.size());
   for (auto& v : services) order.push_back(&v);
   std::sort(order.begin(), order.end(), [](const service_view* a, const service_view* b) {
-    return std::tie(a->creation_timestamp, a->uid, a->ns, a->name) < std::tie(b->creation_timestamp, b->uid, b->ns, b->name);
+    return std::tie(a->creation_timestamp, a->uid, a->ns, a->name) <
+           std::tie(b->creation_timestamp, b->uid, b->ns, b->name);
   });
   services_.reserve(services.size());
+  table_.reserve(services.size());
   out.services.reserve(services.size());
   std::unordered_map<std::string, std::size_t> index;
+  index.reserve(services.size());
   for (auto* v : order) {
     out.services.push_back(decision_for(v->ns, v->name));
     index[v->key()] = out.services.size() - 1;
@@ -653,7 +678,8 @@ std::vector<service_decision> allocator::apply_service(const service_view& view)
         if (view.annotations.contains(name)) d.annotations[name] = std::nullopt;
       d.write = !d.annotations.empty() || d.ingress_ips != view.ingress_ips;
     }
-    std::vector<service_decision> out{std::move(d)};
+    std::vector<service_decision> out;  // not {std::move(d)}: an initializer_list copies
+    out.push_back(std::move(d));
     if (counters_.released != released_before) std::ranges::move(retry_waiting(key), std::back_inserter(out));
     return out;
   }
@@ -668,7 +694,8 @@ std::vector<service_decision> allocator::apply_service(const service_view& view)
   st.view = view;
   if (fresh) adopt(st, d);
   reconcile(st, d);
-  std::vector<service_decision> out{std::move(d)};
+  std::vector<service_decision> out;  // not {std::move(d)}: an initializer_list copies
+  out.push_back(std::move(d));
   if (counters_.released != released_before) std::ranges::move(retry_waiting(key), std::back_inserter(out));
   return out;
 }
@@ -681,7 +708,8 @@ std::vector<service_decision> allocator::delete_service(const std::string& ns, c
   for (auto a : std::vector<ip_address>(st.held)) release(st, a, d, "the Service was deleted");
   services_.erase(it);
   waiting_.erase(ns + "/" + name);
-  std::vector<service_decision> out{std::move(d)};
+  std::vector<service_decision> out;  // not {std::move(d)}: an initializer_list copies
+  out.push_back(std::move(d));
   std::ranges::move(retry_waiting(""), std::back_inserter(out));
   return out;
 }
@@ -736,9 +764,10 @@ std::vector<group_status> allocator::group_statuses() const {
         saturated = saturated || p.spec.pool.size_minus_one() == ~u128{0} || total + n < total;
         total += n;
       }
-      if (u.present) u.size = saturated ? (g.pools[fam(f)].size() == 1 ? g.pools[fam(f)][0].spec.pool.size_string()
-                                                                       : to_decimal(~u128{0}))
-                                        : to_decimal(total);
+      if (u.present)
+        u.size = saturated
+                     ? (g.pools[fam(f)].size() == 1 ? g.pools[fam(f)][0].spec.pool.size_string() : to_decimal(~u128{0}))
+                     : to_decimal(total);
     }
     if (g.spec) {
       s.conditions.push_back({"Ready", "True", "PoolsValid", "addresses are allocated from this group"});
@@ -774,7 +803,8 @@ std::vector<group_status> allocator::group_statuses() const {
     for (std::size_t i = 0; i < it->second.size() && i < 5; ++i) list += (i ? ", " : "") + it->second[i].to_string();
     if (it->second.size() > 5) list += ", ...";
     s.conditions.push_back({"Warning", "True", "AddressesOutsidePools",
-                            std::to_string(it->second.size()) + " address(es) outside the pools stay with their Services until released: " + list});
+                            std::to_string(it->second.size()) +
+                                " address(es) outside the pools stay with their Services until released: " + list});
   }
   std::vector<group_status> list;
   for (auto& [name, s] : out) list.push_back(std::move(s));
@@ -791,7 +821,8 @@ nlohmann::json group_status_patch(const group_status& s) {
   }
   status["conditions"] = nlohmann::json::array();
   for (auto& c : s.conditions)
-    status["conditions"].push_back({{"type", c.type}, {"status", c.status}, {"reason", c.reason}, {"message", c.message}});
+    status["conditions"].push_back(
+        {{"type", c.type}, {"status", c.status}, {"reason", c.reason}, {"message", c.message}});
   return {{"status", status}};
 }
 

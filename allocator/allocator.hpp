@@ -60,7 +60,7 @@ struct family_usage {
 
 struct group_status {
   std::string name;
-  bool exists = true;  // false: deleted while addresses are still held
+  bool exists = true;                    // false: deleted while addresses are still held
   std::array<family_usage, 2> families;  // index ip_family
   std::vector<condition> conditions;
   friend bool operator==(const group_status&, const group_status&) = default;
@@ -135,8 +135,8 @@ class allocator {
   struct service_state {
     service_view view;
     std::vector<ip_address> held;
-    std::string failure;               // last AllocationFailed message
-    std::set<std::string> warnings;    // ConfigurationWarnings already sent
+    std::string failure;             // last AllocationFailed message
+    std::set<std::string> warnings;  // ConfigurationWarnings already sent
   };
   struct pass;  // one reconcile of one Service (allocator.cpp)
 

@@ -13,10 +13,14 @@ std::string escape_label(const std::string& s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -50,9 +54,10 @@ std::string render_metrics(const std::vector<group_status>& groups, const alloca
     const char* help;
     bool in_use;
   };
-  for (auto g : {gauge{"herald_allocator_pool_addresses", "Addresses in the pools of a ServiceGroup, per family.", false},
-                 gauge{"herald_allocator_pool_addresses_in_use",
-                       "Addresses of a ServiceGroup held by Services, per family.", true}}) {
+  for (auto g :
+       {gauge{"herald_allocator_pool_addresses", "Addresses in the pools of a ServiceGroup, per family.", false},
+        gauge{"herald_allocator_pool_addresses_in_use", "Addresses of a ServiceGroup held by Services, per family.",
+              true}}) {
     header(out, g.name, "gauge", g.help);
     for (auto& s : groups)
       for (std::size_t f = 0; f < 2; ++f) {

@@ -32,7 +32,9 @@ bool read_string(const json& j, const char* key, std::string& out, const std::st
 Result<service_view, std::string> service_view_from_json(const json& object) {
   // service_view is an aggregate that starts with a string, so a bare string
   // would be ambiguous between value and error: errors go through fail().
-  auto fail = [](std::string why) { return Result<service_view, std::string>(boost::system::in_place_error, std::move(why)); };
+  auto fail = [](std::string why) {
+    return Result<service_view, std::string>(boost::system::in_place_error, std::move(why));
+  };
   service_view v;
   std::string error;
   const json empty = json::object();
@@ -40,7 +42,8 @@ Result<service_view, std::string> service_view_from_json(const json& object) {
   const json* spec = field(object, "spec");
   if (meta == nullptr || !meta->is_object()) return fail(std::string("Service: metadata is missing"));
   if (spec == nullptr) spec = &empty;
-  if (!read_string(*meta, "namespace", v.ns, "metadata.", error) || !read_string(*meta, "name", v.name, "metadata.", error) ||
+  if (!read_string(*meta, "namespace", v.ns, "metadata.", error) ||
+      !read_string(*meta, "name", v.name, "metadata.", error) ||
       !read_string(*meta, "uid", v.uid, "metadata.", error) ||
       !read_string(*meta, "creationTimestamp", v.creation_timestamp, "metadata.", error) ||
       !read_string(*spec, "type", v.type, "spec.", error) ||

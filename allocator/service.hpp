@@ -77,8 +77,8 @@ struct event {
 struct service_decision {
   std::string ns;
   std::string name;
-  bool managed = false;      // Herald owns this Service's address
-  bool write = false;        // status or annotations differ from the view: patch
+  bool managed = false;  // Herald owns this Service's address
+  bool write = false;    // status or annotations differ from the view: patch
   std::vector<std::string> ingress_ips;
   std::map<std::string, std::optional<std::string>> annotations;
   std::vector<event> events;

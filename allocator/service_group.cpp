@@ -20,7 +20,7 @@ bool parse_uint(std::string_view s, std::uint64_t max, std::uint64_t& out) {
 // "a:b" (16 bits each, RFC 1997) or a well-known community name.
 bool valid_community(const std::string& c) {
   static const std::array<std::string_view, 6> well_known = {"no-export", "no-advertise", "no-export-subconfed",
-                                                              "no-peer", "blackhole", "graceful-shutdown"};
+                                                             "no-peer",   "blackhole",    "graceful-shutdown"};
   if (std::find(well_known.begin(), well_known.end(), c) != well_known.end()) return true;
   auto colon = c.find(':');
   if (colon == std::string::npos) return false;
@@ -130,7 +130,9 @@ class spec_reader {
 
 }  // namespace
 
-std::string_view pool_type_name(pool_type t) { return t == pool_type::local ? "local" : "remote"; }
+std::string_view pool_type_name(pool_type t) {
+  return t == pool_type::local ? "local" : "remote";
+}
 
 bool group_spec::allows_namespace(const std::string& ns) const {
   return namespaces.empty() || std::find(namespaces.begin(), namespaces.end(), ns) != namespaces.end();
@@ -163,7 +165,8 @@ Result<group_spec, std::string> parse_group_spec(const json& spec) {
   g.balance_pools = r.boolean(body, "balancePools", path + ".");
   for (const char* bgp_key : {"communities", "largeCommunities", "localPref", "med"}) {
     if (has_local && body.contains(bgp_key))
-      r.fail(path + "." + bgp_key, "BGP attributes are only allowed on remote groups (local addresses are not announced by BGP)");
+      r.fail(path + "." + bgp_key,
+             "BGP attributes are only allowed on remote groups (local addresses are not announced by BGP)");
   }
   g.communities = r.strings(body, "communities", path + ".");
   for (std::size_t i = 0; r.ok() && i < g.communities.size(); ++i)

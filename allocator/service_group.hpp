@@ -36,8 +36,8 @@ struct group_spec {
   pool_type type = pool_type::remote;
   // Pools per family (index ip_family): v4pool first, then v4pools[] in order.
   std::array<std::vector<pool_spec>, 2> pools;
-  bool multi_pool = false;     // one address from every pool of a family
-  bool balance_pools = false;  // draw from the pool with most free addresses
+  bool multi_pool = false;                     // one address from every pool of a family
+  bool balance_pools = false;                  // draw from the pool with most free addresses
   std::vector<std::string> communities;        // "65000:100" or a well-known name
   std::vector<std::string> large_communities;  // "65000:1:2"
   std::optional<std::uint32_t> local_pref;

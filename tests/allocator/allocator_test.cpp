@@ -12,7 +12,8 @@ using json = nlohmann::json;
 
 namespace {
 
-service_group_input group(const std::string& name, const std::string& spec, const std::string& ts = "2026-01-01T00:00:00Z") {
+service_group_input group(const std::string& name, const std::string& spec,
+                          const std::string& ts = "2026-01-01T00:00:00Z") {
   return {name, ts, json::parse(spec)};
 }
 
@@ -45,8 +46,10 @@ service_view svc(const std::string& name, std::map<std::string, std::string> ann
 service_view applied(service_view v, const service_decision& d) {
   v.ingress_ips = d.ingress_ips;
   for (auto& [k, value] : d.annotations) {
-    if (value) v.annotations[k] = *value;
-    else v.annotations.erase(k);
+    if (value)
+      v.annotations[k] = *value;
+    else
+      v.annotations.erase(k);
   }
   return v;
 }
@@ -104,7 +107,8 @@ TEST_CASE("a LoadBalancer Service gets the first address, status and annotations
   CHECK(d.annotations.at("herald.dev/allocated-from") == "default");
   CHECK(d.annotations.at("herald.dev/pool-type") == "remote");
   CHECK(has_event(d, "AddressAssigned", "assigned 192.0.2.10 from ServiceGroup default (remote)"));
-  CHECK(status_patch(d) == json::parse(R"({"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10", "ipMode": "VIP"}]}}})"));
+  CHECK(status_patch(d) ==
+        json::parse(R"({"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10", "ipMode": "VIP"}]}}})"));
   CHECK(annotations_patch(d)["metadata"]["annotations"]["herald.dev/pool-type"] == "remote");
 
   // Applying the same, already written view again changes nothing.
@@ -358,9 +362,12 @@ TEST_CASE("ipFamilies and ipFamilyPolicy decide the families") {
 
 TEST_CASE("spec.namespaces restricts who may draw from a group") {
   allocator a;
-  a.apply_group(group("default", R"({"namespaces": ["web"], "remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}}})"));
+  a.apply_group(
+      group("default",
+            R"({"namespaces": ["web"], "remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}}})"));
   auto outsider = svc("x");
-  CHECK(failure_of(a.apply_service(outsider)[0]) == "namespace default may not use ServiceGroup default (spec.namespaces)");
+  CHECK(failure_of(a.apply_service(outsider)[0]) ==
+        "namespace default may not use ServiceGroup default (spec.namespaces)");
   auto insider = svc("y");
   insider.ns = "web";
   CHECK(a.apply_service(insider)[0].ingress_ips == std::vector<std::string>{"192.0.2.0"});
@@ -501,7 +508,8 @@ TEST_CASE("an invalid group is reported and the others keep working") {
   CHECK(overlap.group_events[0].kind == "ServiceGroup");
   CHECK(overlap.group_events[0].type == event_type::warning);
   CHECK(overlap.group_events[0].message ==
-        "invalid ServiceGroup: pool \"192.0.2.8/29\" overlaps pool \"192.0.2.0/28\" of ServiceGroup first (the older group keeps it)");
+        "invalid ServiceGroup: pool \"192.0.2.8/29\" overlaps pool \"192.0.2.0/28\" of ServiceGroup first (the older "
+        "group keeps it)");
   auto bad = a.apply_group(group("third", v4_remote("192.0.2.20-192.0.2.10"), "2026-01-03T00:00:00Z"));
   REQUIRE(bad.group_events.size() == 1);
   CHECK(bad.group_events[0].message.find("backwards") != std::string::npos);
@@ -514,8 +522,8 @@ TEST_CASE("an invalid group is reported and the others keep working") {
   CHECK(second.conditions.at(1).message.find("overlaps") != std::string::npos);
   CHECK(status_of(statuses, "first").conditions.at(0).status == "True");
 
-  CHECK(failure_of(a.apply_service(svc("s", {{"herald.dev/service-group", "second"}}))[0]).starts_with(
-      "ServiceGroup second is invalid: pool \"192.0.2.8/29\" overlaps"));
+  CHECK(failure_of(a.apply_service(svc("s", {{"herald.dev/service-group", "second"}}))[0])
+            .starts_with("ServiceGroup second is invalid: pool \"192.0.2.8/29\" overlaps"));
   CHECK(a.apply_service(svc("t", {{"herald.dev/service-group", "first"}}))[0].ingress_ips.size() == 1);
   // Editing an unrelated group does not repeat the invalid group's event.
   CHECK(a.apply_group(group("first", v4_remote("192.0.2.0/28"), "2026-01-01T00:00:00Z")).group_events.empty());
@@ -546,7 +554,8 @@ TEST_CASE("multiPool takes one address from every pool; balancePools prefers the
       {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/31"},
       {"subnet": "198.51.100.0/24", "pool": "198.51.100.0/30"}]}})"));
   std::vector<std::string> got;
-  for (auto n : {"a", "b", "c"}) got.push_back(b.apply_service(svc(n, {{"herald.dev/service-group", "bal"}}))[0].ingress_ips.at(0));
+  for (auto n : {"a", "b", "c"})
+    got.push_back(b.apply_service(svc(n, {{"herald.dev/service-group", "bal"}}))[0].ingress_ips.at(0));
   // Free 2 and 4: the second pool; 2 and 3: the second; 2 and 2: a tie, the first in order.
   CHECK(got == std::vector<std::string>{"198.51.100.0", "198.51.100.1", "192.0.2.0"});
 
@@ -555,7 +564,8 @@ TEST_CASE("multiPool takes one address from every pool; balancePools prefers the
       {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/31"},
       {"subnet": "198.51.100.0/24", "pool": "198.51.100.0/30"}]}})"));
   got.clear();
-  for (auto n : {"a", "b", "c"}) got.push_back(c.apply_service(svc(n, {{"herald.dev/service-group", "seq"}}))[0].ingress_ips.at(0));
+  for (auto n : {"a", "b", "c"})
+    got.push_back(c.apply_service(svc(n, {{"herald.dev/service-group", "seq"}}))[0].ingress_ips.at(0));
   CHECK(got == std::vector<std::string>{"192.0.2.0", "192.0.2.1", "198.51.100.0"});
 }
 
@@ -574,12 +584,14 @@ TEST_CASE("Service objects convert from API JSON") {
   CHECK(r->ingress_ips == std::vector<std::string>{"192.0.2.1"});
   CHECK(r->annotation_or("herald.dev/service-group", "default") == "edge");
 
-  auto minimal = service_view_from_json(json::parse(R"({"metadata": {"name": "x", "namespace": "d"}, "spec": {"ports": [{"port": 1}]}})"));
+  auto minimal = service_view_from_json(
+      json::parse(R"({"metadata": {"name": "x", "namespace": "d"}, "spec": {"ports": [{"port": 1}]}})"));
   REQUIRE(minimal);
   CHECK(minimal->type == "ClusterIP");
   CHECK(minimal->ports.at(0).protocol == "TCP");
 
-  auto bad_port = service_view_from_json(json::parse(R"({"metadata": {"name": "x"}, "spec": {"ports": [{"port": 70000}]}})"));
+  auto bad_port =
+      service_view_from_json(json::parse(R"({"metadata": {"name": "x"}, "spec": {"ports": [{"port": 70000}]}})"));
   REQUIRE_FALSE(bad_port);
   CHECK(bad_port.error() == "spec.ports[0].port: must be an integer from 1 to 65535");
   auto bad_annotation = service_view_from_json(json::parse(R"({"metadata": {"name": "x", "annotations": {"a": 1}}})"));

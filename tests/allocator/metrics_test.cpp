@@ -3,10 +3,10 @@
 // installed (Debian's prometheus package; the test says so when it is not).
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <unistd.h>
 
 #include "allocator/metrics.hpp"
 
@@ -39,9 +39,12 @@ TEST_CASE("metrics text: pool size and in use per group and family, allocations 
   CHECK(text.find("herald_allocator_pool_addresses{group=\"default\",family=\"ipv4\"} 16\n") != std::string::npos);
   CHECK(text.find("herald_allocator_pool_addresses{group=\"default\",family=\"ipv6\"} 1.8446744073709552e+19\n") !=
         std::string::npos);
-  CHECK(text.find("herald_allocator_pool_addresses_in_use{group=\"default\",family=\"ipv4\"} 1\n") != std::string::npos);
-  CHECK(text.find("herald_allocator_pool_addresses_in_use{group=\"default\",family=\"ipv6\"} 1\n") != std::string::npos);
-  CHECK(text.find("herald_allocator_pool_addresses{group=\"we\\\"ird\\\\name\",family=\"ipv4\"} 4\n") != std::string::npos);
+  CHECK(text.find("herald_allocator_pool_addresses_in_use{group=\"default\",family=\"ipv4\"} 1\n") !=
+        std::string::npos);
+  CHECK(text.find("herald_allocator_pool_addresses_in_use{group=\"default\",family=\"ipv6\"} 1\n") !=
+        std::string::npos);
+  CHECK(text.find("herald_allocator_pool_addresses{group=\"we\\\"ird\\\\name\",family=\"ipv4\"} 4\n") !=
+        std::string::npos);
   CHECK(text.find("name\\\",family=\"ipv6\"") == std::string::npos);  // no IPv6 pool there
   CHECK(text.find("herald_allocator_allocations_total{result=\"assigned\"} 2\n") != std::string::npos);
   CHECK(text.find("herald_allocator_allocations_total{result=\"failed\"} 0\n") != std::string::npos);

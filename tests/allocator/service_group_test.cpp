@@ -70,23 +70,31 @@ TEST_CASE("invalid specs get a message naming the field") {
   CHECK(spec_error(R"({"remote": {"v6pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}}})") ==
         "remote.v6pool.pool: \"192.0.2.0/28\" is not IPv6");
   CHECK(spec_error(R"({"remote": {"v4pool": {"pool": "192.0.2.0/28"}}})") == "remote.v4pool.subnet: is required");
-  CHECK(spec_error(R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28", "aggregation": "/16"}}})") ==
+  CHECK(spec_error(
+            R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28", "aggregation": "/16"}}})") ==
         "remote.v4pool.aggregation: /16 must be between the subnet's /24 and /32");
-  CHECK(spec_error(R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28", "aggregation": "24"}}})") ==
+  CHECK(spec_error(
+            R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28", "aggregation": "24"}}})") ==
         "remote.v4pool.aggregation: \"24\" must be \"default\" or /N");
   CHECK(spec_error(R"({"local": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}, "localPref": 5}})")
             .starts_with("local.localPref: BGP attributes are only allowed on remote groups"));
-  CHECK(spec_error(R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}, "communities": ["65536:1"]}})") ==
-        "remote.communities[0]: \"65536:1\" is not ASN:value (16 bits each) or a well-known name");
-  CHECK(spec_error(R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}, "largeCommunities": ["1:2"]}})") ==
-        "remote.largeCommunities[0]: \"1:2\" is not global:local1:local2 (32 bits each)");
+  CHECK(
+      spec_error(
+          R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}, "communities": ["65536:1"]}})") ==
+      "remote.communities[0]: \"65536:1\" is not ASN:value (16 bits each) or a well-known name");
+  CHECK(
+      spec_error(
+          R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}, "largeCommunities": ["1:2"]}})") ==
+      "remote.largeCommunities[0]: \"1:2\" is not global:local1:local2 (32 bits each)");
   CHECK(spec_error(R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}, "med": -1}})") ==
         "remote.med: must be an integer from 0 to 4294967295");
-  CHECK(spec_error(R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}, "multiPool": "yes"}})") ==
-        "remote.multiPool: must be true or false");
+  CHECK(
+      spec_error(R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}, "multiPool": "yes"}})") ==
+      "remote.multiPool: must be true or false");
   CHECK(spec_error(R"({"remote": {"v4pools": {"subnet": "192.0.2.0/24"}}})") ==
         "remote.v4pools: must be a list of {pool, subnet, aggregation}");
-  CHECK(spec_error(R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}}, "namespaces": "web"})") ==
+  CHECK(spec_error(
+            R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.0/28"}}, "namespaces": "web"})") ==
         "spec.namespaces: must be a list of strings");
   CHECK(spec_error(R"([1])") == "spec: must be an object");
 }

@@ -5,6 +5,8 @@
 // load on the machine only slows a run). Goals (issue 6): < 5 µs per
 // allocation, rebuild < 1 s.
 // Run: ./build-bench/tests/bench-allocator [services] [runs]
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -46,14 +48,32 @@ double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
-// Allocates every Service; returns seconds, and the written views for a rebuild.
-double allocate_all(bool v6, const std::vector<service_view>& services, std::vector<service_view>* written) {
+// CPU time of this thread: on a shared machine the wall clock also counts
+// the time other processes held the core.
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct timing {
+  double wall = 1e9;
+  double cpu = 1e9;
+  void keep_best(const timing& t) {
+    wall = std::min(wall, t.wall);
+    cpu = std::min(cpu, t.cpu);
+  }
+};
+
+// Allocates every Service; returns the time, and the written views for a rebuild.
+timing allocate_all(bool v6, const std::vector<service_view>& services, std::vector<service_view>* written) {
   allocator a;
   a.apply_group(bench_group(v6));
   std::size_t served = 0;
   auto start = clock_type::now();
+  double cpu_start = cpu_seconds();
   for (auto& v : services) served += a.apply_service(v).front().ingress_ips.size();
-  double s = seconds_since(start);
+  timing t{seconds_since(start), cpu_seconds() - cpu_start};
   if (served != services.size()) {
     std::fprintf(stderr, "bench: only %zu of %zu Services got an address\n", served, services.size());
     std::exit(1);
@@ -63,11 +83,12 @@ double allocate_all(bool v6, const std::vector<service_view>& services, std::vec
     for (auto& v : *written) {
       auto ips = a.addresses_of(v.ns, v.name);
       v.ingress_ips = {ips.at(0).to_string()};
-      v.annotations = {{"herald.dev/allocated-by", "herald"}, {"herald.dev/allocated-from", "default"},
+      v.annotations = {{"herald.dev/allocated-by", "herald"},
+                       {"herald.dev/allocated-from", "default"},
                        {"herald.dev/pool-type", "remote"}};
     }
   }
-  return s;
+  return t;
 }
 
 }  // namespace
@@ -77,24 +98,26 @@ int main(int argc, char** argv) {
   int runs = argc > 2 ? std::atoi(argv[2]) : 5;
   for (bool v6 : {false, true}) {
     auto services = make_services(n, v6);
-    double best = 1e9;
+    timing best;
     std::vector<service_view> written;
-    for (int r = 0; r < runs; ++r) best = std::min(best, allocate_all(v6, services, r == 0 ? &written : nullptr));
-    std::printf("%zu Services from %s: %.1f ms, %.2f us per allocation\n", n, v6 ? "an IPv6 /112" : "an IPv4 /16",
-                best * 1e3, best * 1e6 / static_cast<double>(n));
+    for (int r = 0; r < runs; ++r) best.keep_best(allocate_all(v6, services, r == 0 ? &written : nullptr));
+    std::printf("%zu Services from %s: %.2f us per allocation (%.1f ms; CPU %.2f us, %.1f ms)\n", n,
+                v6 ? "an IPv6 /112" : "an IPv4 /16", best.wall * 1e6 / static_cast<double>(n), best.wall * 1e3,
+                best.cpu * 1e6 / static_cast<double>(n), best.cpu * 1e3);
 
-    double best_rebuild = 1e9;
+    timing rebuild;
     std::size_t unchanged = 0;
     for (int r = 0; r < runs; ++r) {
       allocator a;
       auto start = clock_type::now();
+      double cpu_start = cpu_seconds();
       auto out = a.rebuild({bench_group(v6)}, written);
-      best_rebuild = std::min(best_rebuild, seconds_since(start));
+      rebuild.keep_best({seconds_since(start), cpu_seconds() - cpu_start});
       unchanged = static_cast<std::size_t>(
           std::count_if(out.services.begin(), out.services.end(), [](const service_decision& d) { return !d.write; }));
     }
-    std::printf("rebuild from %zu %s allocations: %.1f ms (%zu of %zu Services unchanged)\n", written.size(),
-                v6 ? "IPv6" : "IPv4", best_rebuild * 1e3, unchanged, written.size());
+    std::printf("rebuild from %zu %s allocations: %.1f ms (CPU %.1f ms; %zu of %zu Services unchanged)\n",
+                written.size(), v6 ? "IPv6" : "IPv4", rebuild.wall * 1e3, rebuild.cpu * 1e3, unchanged, written.size());
   }
   return 0;
 }
