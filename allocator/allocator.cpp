@@ -770,6 +770,7 @@ std::vector<group_status> allocator::group_statuses() const {
                      : to_decimal(total);
     }
     if (g.spec) {
+      s.type = g.spec->type;
       s.conditions.push_back({"Ready", "True", "PoolsValid", "addresses are allocated from this group"});
     } else {
       s.conditions.push_back({"Ready", "False", "Invalid", "the spec is invalid; no new addresses are allocated"});
@@ -813,6 +814,7 @@ std::vector<group_status> allocator::group_statuses() const {
 
 nlohmann::json group_status_patch(const group_status& s) {
   nlohmann::json status = nlohmann::json::object();
+  if (s.type) status["poolType"] = std::string(pool_type_name(*s.type));
   for (auto f : {ip_family::v4, ip_family::v6}) {
     auto& u = s.families[fam(f)];
     std::string prefix = f == ip_family::v4 ? "v4" : "v6";

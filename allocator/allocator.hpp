@@ -61,6 +61,7 @@ struct family_usage {
 struct group_status {
   std::string name;
   bool exists = true;                    // false: deleted while addresses are still held
+  std::optional<pool_type> type;         // of a valid group
   std::array<family_usage, 2> families;  // index ip_family
   std::vector<condition> conditions;
   friend bool operator==(const group_status&, const group_status&) = default;

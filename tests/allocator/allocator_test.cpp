@@ -536,6 +536,7 @@ TEST_CASE("an invalid group is reported and the others keep working") {
 
   auto patch = group_status_patch(status_of(a.group_statuses(), "second"));
   CHECK(patch["status"]["v4Size"] == "8");
+  CHECK(patch["status"]["poolType"] == "remote");
   CHECK(patch["status"]["v4InUse"] == 1);
   CHECK(patch["status"]["conditions"][0]["type"] == "Ready");
 }

@@ -1,6 +1,7 @@
 // ServiceGroup spec parsing: PureLB v2 compatible shapes, BGP attributes on
 // remote groups, and errors that name the field and the problem.
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "allocator/service_group.hpp"
 #include "result_catch.hpp"
@@ -110,4 +111,18 @@ TEST_CASE("a ServiceGroup object gives name, creationTimestamp and spec") {
   auto bad = service_group_from_json(json::parse(R"({"metadata": {}})"));
   REQUIRE_FALSE(bad);
   CHECK(bad.error() == "ServiceGroup: metadata.name is missing");
+}
+
+TEST_CASE("the example ServiceGroups (also checked against the CRD schema) parse") {
+  std::ifstream in(std::string(HERALD_TEST_DATA) + "/allocator/servicegroups.json");
+  REQUIRE(in);
+  auto examples = json::parse(in);
+  REQUIRE(examples.size() >= 3);
+  for (auto& object : examples) {
+    auto g = service_group_from_json(object);
+    REQUIRE(g);
+    INFO(g->name);
+    auto spec = parse_group_spec(g->spec);
+    CHECK(spec);
+  }
 }
