@@ -62,6 +62,15 @@ std::string ip_address::to_string() const {
   return out.data();
 }
 
+std::string in_quotes(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  out += text;
+  out += '"';
+  return out;
+}
+
 std::string to_decimal(u128 v) {
   if (v == 0) return "0";
   std::string s;
@@ -116,23 +125,22 @@ std::string cidr::to_string() const {
 Result<cidr, std::string> parse_cidr(std::string_view text) {
   text = trim(text);
   auto slash = text.find('/');
-  if (slash == std::string_view::npos) return "\"" + std::string(text) + "\" is not a CIDR (address/length)";
+  if (slash == std::string_view::npos) return in_quotes(text) + " is not a CIDR (address/length)";
   auto addr = ip_address::parse(text.substr(0, slash));
-  if (!addr)
-    return "\"" + std::string(text) + "\": \"" + std::string(text.substr(0, slash)) + "\" is not an IP address";
+  if (!addr) return in_quotes(text) + ": \"" + std::string(text.substr(0, slash)) + "\" is not an IP address";
   auto len_text = text.substr(slash + 1);
   unsigned len = 0;
   if (len_text.empty() || len_text.size() > 3 ||
       !std::all_of(len_text.begin(), len_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return "\"" + std::string(text) + "\": prefix length \"" + std::string(len_text) + "\" is not a number";
+    return in_quotes(text) + ": prefix length \"" + std::string(len_text) + "\" is not a number";
   for (char c : len_text) len = len * 10 + static_cast<unsigned>(c - '0');
   if (len > max_length(addr->family))
-    return "\"" + std::string(text) + "\": prefix length " + std::to_string(len) + " is longer than " +
+    return in_quotes(text) + ": prefix length " + std::to_string(len) + " is longer than " +
            std::to_string(max_length(addr->family));
   u128 mask = host_mask(addr->family, len);
   if ((addr->value & mask) != 0) {
     cidr fixed{ip_address{addr->family, addr->value & ~mask}, len};
-    return "\"" + std::string(text) + "\" has host bits set (did you mean " + fixed.to_string() + "?)";
+    return in_quotes(text) + " has host bits set (did you mean " + fixed.to_string() + "?)";
   }
   return cidr{*addr, len};
 }
@@ -146,7 +154,7 @@ Result<address_range, std::string> parse_pool(std::string_view text) {
   }
   auto dash = text.find('-');
   if (dash == std::string_view::npos)
-    return "\"" + std::string(text) + "\" is neither a CIDR (192.0.2.0/28) nor a range (192.0.2.10-192.0.2.20)";
+    return in_quotes(text) + " is neither a CIDR (192.0.2.0/28) nor a range (192.0.2.10-192.0.2.20)";
   auto a_text = trim(text.substr(0, dash));
   auto b_text = trim(text.substr(dash + 1));
   auto a = ip_address::parse(a_text);

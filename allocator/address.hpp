@@ -50,6 +50,9 @@ struct ip_address {
   }
 };
 
+// "text" in double quotes, for error messages.
+std::string in_quotes(std::string_view text);
+
 // Decimal text of a 128-bit count (no printf for __int128).
 std::string to_decimal(u128 v);
 

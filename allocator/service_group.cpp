@@ -65,18 +65,17 @@ class spec_reader {
     auto subnet = parse_cidr(*subnet_text);
     if (!subnet) return fail(path + ".subnet", subnet.error()), std::nullopt;
     if (range->family() != family)
-      return fail(path + ".pool", "\"" + *text + "\" is not " + std::string(family_name(family))), std::nullopt;
+      return fail(path + ".pool", in_quotes(*text) + " is not " + std::string(family_name(family))), std::nullopt;
     if (subnet->base.family != family)
-      return fail(path + ".subnet", "\"" + *subnet_text + "\" is not " + std::string(family_name(family))),
-             std::nullopt;
+      return fail(path + ".subnet", in_quotes(*subnet_text) + " is not " + std::string(family_name(family))), std::nullopt;
     if (!subnet->range().contains(*range))
-      return fail(path + ".pool", "\"" + *text + "\" is not inside its subnet " + subnet->to_string()), std::nullopt;
+      return fail(path + ".pool", in_quotes(*text) + " is not inside its subnet " + subnet->to_string()), std::nullopt;
     unsigned aggregation = subnet->length;
     std::string agg = aggregation_text.value_or("default");
     if (agg != "default") {
       std::uint64_t n = 0;
       if (agg.size() < 2 || agg[0] != '/' || !parse_uint(std::string_view(agg).substr(1), 128, n))
-        return fail(path + ".aggregation", "\"" + agg + "\" must be \"default\" or /N"), std::nullopt;
+        return fail(path + ".aggregation", in_quotes(agg) + " must be \"default\" or /N"), std::nullopt;
       if (n < subnet->length || n > max_length(family))
         return fail(path + ".aggregation", "/" + std::to_string(n) + " must be between the subnet's /" +
                                                std::to_string(subnet->length) + " and /" +
@@ -172,12 +171,12 @@ Result<group_spec, std::string> parse_group_spec(const json& spec) {
   for (std::size_t i = 0; r.ok() && i < g.communities.size(); ++i)
     if (!valid_community(g.communities[i]))
       r.fail(path + ".communities[" + std::to_string(i) + "]",
-             "\"" + g.communities[i] + "\" is not ASN:value (16 bits each) or a well-known name");
+             in_quotes(g.communities[i]) + " is not ASN:value (16 bits each) or a well-known name");
   g.large_communities = r.strings(body, "largeCommunities", path + ".");
   for (std::size_t i = 0; r.ok() && i < g.large_communities.size(); ++i)
     if (!valid_large_community(g.large_communities[i]))
       r.fail(path + ".largeCommunities[" + std::to_string(i) + "]",
-             "\"" + g.large_communities[i] + "\" is not global:local1:local2 (32 bits each)");
+             in_quotes(g.large_communities[i]) + " is not global:local1:local2 (32 bits each)");
   g.local_pref = r.uint32(body, "localPref", path + ".");
   g.med = r.uint32(body, "med", path + ".");
   g.namespaces = r.strings(spec, "namespaces", "spec.");

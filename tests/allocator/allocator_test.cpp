@@ -600,3 +600,61 @@ TEST_CASE("Service objects convert from API JSON") {
   CHECK(bad_annotation.error() == "metadata.annotations.a: must be a string");
   CHECK_FALSE(service_view_from_json(json::parse("[]")));
 }
+
+TEST_CASE("a Service first seen with an address another Service holds is the one re-allocated") {
+  allocator a;
+  a.apply_group(group("default", v4_remote("192.0.2.0/28")));
+  auto holder = svc("holder");
+  holder = applied(holder, a.apply_service(holder)[0]);
+  auto late = svc("late");
+  late.ingress_ips = {"192.0.2.0"};
+  auto d = a.apply_service(late)[0];
+  CHECK(d.ingress_ips == std::vector<std::string>{"192.0.2.1"});
+  CHECK(has_event(d, "ConfigurationWarning", "192.0.2.0 is also in the status of Service default/holder"));
+  CHECK(one(a, "holder") == "192.0.2.0");
+  // A late Service with a free address in its status keeps it.
+  auto keeper = svc("keeper");
+  keeper.ingress_ips = {"192.0.2.9"};
+  auto k = a.apply_service(keeper)[0];
+  CHECK(k.ingress_ips == std::vector<std::string>{"192.0.2.9"});
+  CHECK_FALSE(has_event(k, "AddressAssigned"));
+}
+
+TEST_CASE("an address kept outside a shrunken pool is never handed out by the group that now covers it") {
+  allocator a;
+  a.apply_group(group("first", v4_remote("192.0.2.0/30"), "2026-01-01T00:00:00Z"));
+  a.apply_group(group("second", v4_remote("192.0.2.8/30"), "2026-01-02T00:00:00Z"));
+  for (auto n : {"a", "b", "c", "d"}) a.apply_service(svc(n, {{"herald.dev/service-group", "first"}}));
+  CHECK(one(a, "d") == "192.0.2.3");
+  a.apply_group(group("first", v4_remote("192.0.2.0/31"), "2026-01-01T00:00:00Z"));           // .2 and .3 stay, outside
+  a.apply_group(group("second", v4_remote("192.0.2.2-192.0.2.11"), "2026-01-02T00:00:00Z"));  // now covers them
+  std::vector<std::string> got;
+  for (int i = 0; i < 8; ++i) {
+    auto d = a.apply_service(svc("n" + std::to_string(i), {{"herald.dev/service-group", "second"}}))[0];
+    if (!d.ingress_ips.empty()) got.push_back(d.ingress_ips[0]);
+  }
+  CHECK(got.size() == 8);
+  CHECK(std::find(got.begin(), got.end(), "192.0.2.2") == got.end());
+  CHECK(std::find(got.begin(), got.end(), "192.0.2.3") == got.end());
+  // Once c releases .2, second may hand it out.
+  a.delete_service("default", "c");
+  CHECK(a.apply_service(svc("n8", {{"herald.dev/service-group", "second"}}))[0].ingress_ips ==
+        std::vector<std::string>{"192.0.2.2"});
+}
+
+TEST_CASE("the sole holder of an address may change its sharing key; the address follows") {
+  allocator a;
+  a.apply_group(group("default", v4_remote("192.0.2.0/28")));
+  auto s = svc("s", {{"herald.dev/allow-shared-ip", "old"}});
+  s = applied(s, a.apply_service(s)[0]);
+  s.annotations["herald.dev/allow-shared-ip"] = "new";
+  auto d = a.apply_service(s)[0];
+  CHECK(d.events.empty());
+  CHECK(d.ingress_ips == std::vector<std::string>{"192.0.2.0"});
+  auto joiner = svc("j", {{"herald.dev/allow-shared-ip", "new"}});
+  joiner.ports = {{"TCP", 8080}};
+  CHECK(a.apply_service(joiner)[0].ingress_ips == std::vector<std::string>{"192.0.2.0"});
+  auto other = svc("o", {{"herald.dev/allow-shared-ip", "old"}});
+  other.ports = {{"TCP", 9090}};
+  CHECK(a.apply_service(other)[0].ingress_ips == std::vector<std::string>{"192.0.2.1"});
+}

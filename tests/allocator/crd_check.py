@@ -8,8 +8,12 @@ Usage: crd_check.py CRD.yaml EXAMPLES.json"""
 import json
 import sys
 
-import jsonschema
-import yaml
+try:
+    import jsonschema
+    import yaml
+except ImportError as e:  # scripts/setup.sh installs python3-jsonschema and python3-yaml
+    print(f"crd_check: skipped: {e.name} is not installed (apt install python3-{e.name})")
+    sys.exit(77)
 
 
 def untyped_nodes(node, path):
