@@ -15,6 +15,16 @@
 
 namespace herald::bgp {
 
+// BFD for one peer (RFC 5880, 5881; RFC 5883 for multihop eBGP peers):
+// set, the BGP session runs only while BFD is Up (docs/bfd.md).
+struct peer_bfd {
+  std::uint32_t min_tx_ms = 300;  // our Desired Min TX Interval
+  std::uint32_t min_rx_ms = 300;  // our Required Min RX Interval
+  std::uint8_t multiplier = 3;    // our Detect Mult, at least 1
+  std::uint16_t port = 0;         // the peer's UDP port; 0: 3784, or 4784 for multihop (tests change it)
+  friend bool operator==(const peer_bfd&, const peer_bfd&) = default;
+};
+
 struct peer_config {
   wire::ip_address address;
   std::uint32_t asn = 0;
@@ -31,7 +41,10 @@ struct peer_config {
   std::vector<wire::family> families;  // empty: the peer address's family
   std::optional<wire::ip_address> next_hop_v4, next_hop_v6;  // default: next hop self
   std::uint32_t max_prefixes = 10000;  // received, per peer (RFC 4486 Cease subcode 1)
+  std::optional<peer_bfd> bfd;         // none: no BFD, the hold timer alone detects failures
   bool ebgp() const { return asn != local_asn; }
+  // RFC 5883 multi-hop BFD: eBGP peers configured more than one hop away.
+  bool bfd_multihop() const { return ebgp() && ebgp_multihop > 1; }
   std::string name() const;  // "192.0.2.1 AS65000" for logs
   friend bool operator==(const peer_config&, const peer_config&) = default;
 };
@@ -64,6 +77,8 @@ struct speaker_config {
   bool graceful_restart = true;
   std::uint16_t restart_time = 120;
   std::optional<std::chrono::seconds> drain;  // graceful shutdown (RFC 8326) on stop
+  // Local BFD ports (single hop 3784, multihop 4784); 0 picks a free one (tests without root).
+  std::uint16_t bfd_port = 3784, bfd_multihop_port = 4784;
   std::vector<peer_config> peers;
   route_list routes;  // in file order, no prefix twice
 };

@@ -160,7 +160,7 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
       }
       r.only(pj, {"address", "asn", "port", "local_asn", "hold_time", "keepalive", "connect_retry", "password", "passive",
                   "source_address", "ebgp_multihop", "ttl_security", "families", "next_hop_v4", "next_hop_v6",
-                  "max_prefixes"},
+                  "max_prefixes", "bfd"},
              path);
       r.require(pj, "address", path);
       r.require(pj, "asn", path);
@@ -189,6 +189,20 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
       p.next_hop_v6 = r.address(pj, "next_hop_v6", path);
       if (p.next_hop_v6 && p.next_hop_v6->is_v4()) r.fail(path + "next_hop_v6", "must be an IPv6 address");
       p.max_prefixes = r.integer<std::uint32_t>(pj, "max_prefixes", path, 1, 100000000).value_or(10000);
+      if (pj.contains("bfd")) {
+        // "bfd": {} turns BFD on with 300 ms x 3; intervals in milliseconds.
+        auto& bj = pj["bfd"];
+        auto bpath = path + "bfd.";
+        if (!bj.is_object()) r.fail(path + "bfd", "must be an object: {\"min_tx\": MS, \"min_rx\": MS, \"multiplier\": N}");
+        else {
+          r.only(bj, {"min_tx", "min_rx", "multiplier"}, bpath);
+          peer_bfd b;
+          b.min_tx_ms = r.integer<std::uint32_t>(bj, "min_tx", bpath, 10, 60000).value_or(b.min_tx_ms);
+          b.min_rx_ms = r.integer<std::uint32_t>(bj, "min_rx", bpath, 10, 60000).value_or(b.min_rx_ms);
+          b.multiplier = r.integer<std::uint8_t>(bj, "multiplier", bpath, 1, 255).value_or(b.multiplier);
+          p.bfd = b;
+        }
+      }
       for (auto& other : c.peers)
         if (other.address == p.address) r.fail(path + "address", p.address.to_string() + " is configured twice");
       c.peers.push_back(std::move(p));

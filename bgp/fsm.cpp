@@ -35,6 +35,7 @@ std::string_view to_string(fsm_event e) {
     case fsm_event::keepalive_received: return "keepalive-received";
     case fsm_event::update_received: return "update-received";
     case fsm_event::route_refresh_received: return "route-refresh-received";
+    case fsm_event::bfd_down: return "bfd-down";
   }
   return "?";
 }
@@ -134,6 +135,10 @@ fsm_transition fsm::handle(fsm_event e, const fsm_input& in) {
       case fsm_event::tcp_failed: return error_to_idle(fsm_reason::connection_closed, std::nullopt);
       case fsm_event::notification_received: return error_to_idle(fsm_reason::notification_received, std::nullopt);
       case fsm_event::message_error: return error_to_idle(fsm_reason::message_error, in.notification);
+      case fsm_event::bfd_down:
+        return error_to_idle(fsm_reason::bfd_down,
+                             notification_message{notification_code::cease,
+                                                  static_cast<std::uint8_t>(cease_subcode::bfd_down), {}});
       default: break;
     }
   }
@@ -152,6 +157,9 @@ fsm_transition fsm::handle(fsm_event e, const fsm_input& in) {
       switch (e) {
         case fsm_event::stop:
           return go(session_state::idle, fsm_reason::admin_stop, {{A::close}, {A::stop_connect_retry}});
+        case fsm_event::bfd_down:
+          // No BGP connection yet: stop trying; the session starts again on BFD Up.
+          return go(session_state::idle, fsm_reason::bfd_down, {{A::close}, {A::stop_connect_retry}});
         case fsm_event::connect_retry_expired:
           if (passive_) return go(session_state::active, fsm_reason::none, {});
           return go(session_state::connect, fsm_reason::connect_failed, {{A::close}, {A::start_connect_retry}, {A::connect}});

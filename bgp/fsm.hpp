@@ -37,6 +37,7 @@ enum class fsm_event : std::uint8_t {
   keepalive_received,       // Event 26
   update_received,          // Event 27 (well-formed, or with a survivable RFC 7606 error)
   route_refresh_received,   // RFC 2918
+  bfd_down,                 // RFC 5882 §4.3: the peer's BFD session went Down (Cease subcode 10, RFC 9384)
 };
 std::string_view to_string(fsm_event e);
 

@@ -57,7 +57,9 @@ session::session(asio::any_io_executor ex, peer_config cfg, std::shared_ptr<spea
 void session::start() {
   stopped_ = false;
   failures_ = 0;
-  handle(fsm_event::start);
+  attach_bfd();
+  if (bgp_allowed()) handle(fsm_event::start);
+  else spdlog::info("peer {}: waiting for BFD Up before starting BGP", cfg_.name());
 }
 
 void session::stop(std::optional<notification_message> n) {
@@ -66,6 +68,68 @@ void session::stop(std::optional<notification_message> n) {
   fsm_input in;
   in.notification = std::move(n);
   handle(fsm_event::stop, in);
+  detach_bfd();
+}
+
+void session::attach_bfd() {
+  if (!cfg_.bfd || bfd_svc_) return;
+  const bool multihop = cfg_.bfd_multihop();
+  auto svc = multihop ? shared_->bfd_multihop : shared_->bfd;
+  if (!svc) {
+    spdlog::error("peer {}: BFD is configured but the {} BFD port is not open: BGP runs without BFD", cfg_.name(),
+                  multihop ? "multihop" : "single-hop");
+    return;
+  }
+  auto local = cfg_.source_address ? to_asio(*cfg_.source_address)
+               : cfg_.address.is_v4() ? asio::ip::address(asio::ip::address_v4::any())
+                                      : asio::ip::address(asio::ip::address_v6::any());
+  std::uint16_t port = cfg_.bfd->port ? cfg_.bfd->port : multihop ? bfd::multi_hop_port : bfd::single_hop_port;
+  std::weak_ptr<session> weak = shared_from_this();
+  auto disc = svc->add_session(
+      local, to_asio(cfg_.address), to_session_config(*cfg_.bfd),
+      [weak](std::uint32_t, const bfd::state_change& c) {
+        if (auto self = weak.lock()) self->on_bfd(c);
+      },
+      port);
+  if (!disc) {
+    spdlog::error("peer {}: cannot start BFD: {}: BGP runs without BFD", cfg_.name(), disc.error().message());
+    return;
+  }
+  bfd_svc_ = std::move(svc);
+  bfd_disc_ = *disc;
+  bfd_gate_ = {};
+}
+
+void session::detach_bfd() {
+  if (!bfd_svc_) return;
+  auto svc = std::move(bfd_svc_);
+  bfd_svc_.reset();
+  // AdminDown first: the peer then knows this is no path failure (RFC 5882 §3.2).
+  svc->set_admin_down(bfd_disc_, true);
+  svc->remove_session(bfd_disc_);
+  bfd_disc_ = 0;
+}
+
+const bfd::session* session::bfd_session() const { return bfd_svc_ ? bfd_svc_->find(bfd_disc_) : nullptr; }
+
+void session::on_bfd(const bfd::state_change& c) {
+  const auto* b = bfd_session();
+  if (!b) return;  // detaching
+  const auto verdict = bfd_gate_.on_change(c.to, b->remote_state());
+  if (verdict == bfd_verdict::tear_down) {
+    spdlog::warn("peer {}: BFD {} -> {} ({}): closing the BGP session until BFD is Up again", cfg_.name(),
+                 bfd::to_string(c.from), bfd::to_string(c.to), bfd::to_string(c.reason));
+    restart_timer_.cancel();
+    handle(fsm_event::bfd_down);
+  } else if (verdict == bfd_verdict::release) {
+    spdlog::info("peer {}: BFD {}: BGP may start", cfg_.name(), bfd::to_string(c.to));
+    if (!stopped_ && fsm_.state() == session_state::idle) {
+      restart_timer_.cancel();
+      failures_ = 0;
+      handle(fsm_event::start);
+    }
+  }
+  changed();
 }
 
 void session::handle(fsm_event e, const fsm_input& in) {
@@ -162,13 +226,14 @@ void session::apply(const fsm_transition& t) {
         peer_open_.reset();
         if (stopped_) break;
         ++failures_;
+        if (!bgp_allowed()) break;  // on_bfd() starts the session again on BFD Up
         if (cfg_.passive) {
           handle(fsm_event::start);
           break;
         }
         restart_timer_.expires_after(backoff());
         restart_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-          if (!ec && !self->stopped_) self->handle(fsm_event::start);
+          if (!ec && !self->stopped_ && self->bgp_allowed()) self->handle(fsm_event::start);
         });
         break;
       }
@@ -235,9 +300,12 @@ void session::refuse(tcp::socket& s, const std::string& why, const std::string& 
 
 void session::accept(tcp::socket socket) {
   auto st = fsm_.state();
-  if (stopped_ || st == session_state::established) {
+  if (stopped_ || st == session_state::established || !bgp_allowed()) {
     // RFC 4271 §6.8: a collision with an Established session keeps the established one.
-    refuse(socket, stopped_ ? "the session is administratively down" : "collision with the established session",
+    refuse(socket,
+           stopped_                ? "the session is administratively down"
+           : !bgp_allowed()        ? "BFD is not Up"
+                                   : "collision with the established session",
            cfg_.name());
     return;
   }
@@ -803,6 +871,23 @@ peer_status session::status() const {
   s.last_error_received = last_error_received_;
   s.last_error = last_error_;
   s.flaps = flaps_;
+  if (cfg_.bfd) {
+    bfd_status b;
+    b.multihop = cfg_.bfd_multihop();
+    b.available = bfd_svc_ != nullptr;
+    b.bgp_held = !bgp_allowed();
+    if (const auto* f = bfd_session()) {
+      b.state = f->state();
+      b.remote_state = f->remote_state();
+      b.local_diag = f->local_diag();
+      b.local_discriminator = f->local_discriminator();
+      b.remote_discriminator = f->remote_discriminator();
+      b.tx_interval = f->tx_interval();
+      b.detection_time = f->detection_time();
+      b.counters = f->counters();
+    }
+    s.bfd = b;
+  }
   return s;
 }
 

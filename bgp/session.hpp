@@ -8,6 +8,11 @@
 // speaker (DESIGN.md); asynchronous handlers hold shared_from_this(). Each
 // TCP connection gets a generation number; completions from an older
 // connection are ignored, so closing is just "bump and close".
+//
+// BFD (docs/bfd.md): a peer with `bfd` set gets a BFD session in the
+// speaker's bfd::service when the session starts; a bfd_gate turns its state
+// changes into Cease / BFD Down (RFC 9384) and holds the session (no
+// connect, no passive accept) until BFD is Up again.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -19,6 +24,8 @@
 #include <random>
 #include <string>
 
+#include "bgp/bfd/io.hpp"
+#include "bgp/bfd_gate.hpp"
 #include "bgp/config.hpp"
 #include "bgp/fsm.hpp"
 #include "bgp/rib.hpp"
@@ -40,6 +47,21 @@ struct speaker_shared {
   bool graceful_shutdown = false;        // RFC 8326
   route_table routes;
   std::function<void()> on_change;  // status changed (throttled by the owner)
+  // BFD (RFC 5881 single hop, RFC 5883 multihop), opened by the speaker when
+  // a peer needs it; null when no peer does or the port could not be bound.
+  std::shared_ptr<bfd::service> bfd, bfd_multihop;
+};
+
+// A peer's BFD session as logs, metrics and the gRPC API show it.
+struct bfd_status {
+  bool multihop = false;
+  bool available = false;  // false: the BFD port could not be opened; BGP runs without BFD
+  bool bgp_held = false;   // BGP waits for BFD Up
+  bfd::bfd_state state = bfd::bfd_state::down, remote_state = bfd::bfd_state::down;
+  bfd::diag local_diag = bfd::diag::none;
+  std::uint32_t local_discriminator = 0, remote_discriminator = 0;
+  std::chrono::microseconds tx_interval{0}, detection_time{0};  // negotiated
+  bfd::session_counters counters;
 };
 
 // A read-only picture of a session for metrics, logs and the gRPC API.
@@ -57,6 +79,7 @@ struct peer_status {
   std::string last_error_sent, last_error_received;
   std::string last_error;  // the more recent of the two
   std::uint64_t flaps = 0;
+  std::optional<bfd_status> bfd;  // set when the peer has `bfd` configured
 };
 
 class session : public std::enable_shared_from_this<session> {
@@ -83,6 +106,8 @@ class session : public std::enable_shared_from_this<session> {
   // Received routes (never installed anywhere; for inspection).
   const rib_in_table& rib_in() const { return rib_in_; }
   bool stopped() const { return stopped_; }
+  // The peer's BFD session (nullptr without BFD, or while stopped).
+  const bfd::session* bfd_session() const;
 
  private:
   void apply(const fsm_transition& t);
@@ -117,6 +142,10 @@ class session : public std::enable_shared_from_this<session> {
   bool negotiated(wire::family f) const;
   bool exportable(const route_attrs& a, wire::afi f) const;
   void changed();
+  void attach_bfd();
+  void detach_bfd();
+  void on_bfd(const bfd::state_change& c);
+  bool bgp_allowed() const { return !bfd_svc_ || bfd_gate_.open(); }
 
   asio::any_io_executor ex_;
   peer_config cfg_;
@@ -163,6 +192,10 @@ class session : public std::enable_shared_from_this<session> {
   std::array<std::uint64_t, 6> in_{}, out_count_{};
   std::string last_error_sent_, last_error_received_, last_error_;
   std::uint64_t flaps_ = 0;
+
+  std::shared_ptr<bfd::service> bfd_svc_;  // set while a BFD session is attached
+  std::uint32_t bfd_disc_ = 0;
+  bfd_gate bfd_gate_;
 };
 
 }  // namespace herald::bgp

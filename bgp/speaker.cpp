@@ -23,6 +23,37 @@ ip_address endpoint_address(const tcp::endpoint& e) {
   return ip_address::v6(b);
 }
 
+// Opens the BFD listeners the configured peers need (RFC 5881 single hop,
+// RFC 5883 multihop), once; they stay open for the speaker's life. A port
+// that cannot be bound (in use, no root for 3784) is logged, and its peers
+// run BGP without BFD (session::attach_bfd).
+void open_bfd(const asio::any_io_executor& ex, const speaker_config& cfg, speaker_shared& shared) {
+  for (bool multihop : {false, true}) {
+    auto& svc = multihop ? shared.bfd_multihop : shared.bfd;
+    if (svc) continue;
+    bool v4 = false, v6 = false;
+    for (auto& p : cfg.peers)
+      if (p.bfd && p.bfd_multihop() == multihop) (p.address.is_v4() ? v4 : v6) = true;
+    if (!v4 && !v6) continue;
+    bfd::service::options o;
+    o.multihop = multihop;
+    o.listen_port = multihop ? cfg.bfd_multihop_port : cfg.bfd_port;
+    // Both families when possible, so that a peer added later finds its listener.
+    auto candidate = std::make_shared<bfd::service>(ex, o);
+    if (!candidate->open()) {
+      o.ipv4 = v4;
+      o.ipv6 = v6;
+      candidate = std::make_shared<bfd::service>(ex, o);
+      if (auto r = candidate->open(); !r) {
+        spdlog::error("speaker: cannot open the {} BFD port {}: {}", multihop ? "multihop" : "single-hop",
+                      o.listen_port, r.error().message());
+        continue;
+      }
+    }
+    svc = std::move(candidate);
+  }
+}
+
 void fill_defaults(speaker_config& cfg) {
   for (auto& p : cfg.peers) {
     if (p.local_asn == 0) p.local_asn = cfg.local_asn;
@@ -48,6 +79,8 @@ speaker::speaker(asio::any_io_executor ex, speaker_config cfg)
 
 speaker::~speaker() {
   for (auto& s : sessions_) s->stop();
+  for (auto& svc : {shared_->bfd, shared_->bfd_multihop})
+    if (svc) svc->close();
   if (acceptor_) {
     boost::system::error_code ec;
     acceptor_->close(ec);
@@ -83,6 +116,7 @@ boost::system::error_code speaker::start() {
   auto routes = std::move(cfg_.routes);
   cfg_.routes.clear();
   set_routes(routes);
+  open_bfd(ex_, cfg_, *shared_);
   for (auto& p : cfg_.peers) {
     install_md5(p);
     auto s = std::make_shared<session>(ex_, p, shared_);
@@ -164,6 +198,7 @@ void speaker::reconfigure(speaker_config cfg) {
   cfg_ = std::move(cfg);
   if (old_listen != std::make_pair(cfg_.listen_address, cfg_.listen_port))
     spdlog::warn("speaker: a changed listen address applies after a restart");
+  open_bfd(ex_, cfg_, *shared_);
   for (auto& p : peers) {
     if (std::find_if(keep.begin(), keep.end(), [&](auto& s) { return s->config().address == p.address; }) != keep.end())
       continue;
@@ -273,6 +308,12 @@ void speaker::shutdown(std::string reason, std::function<void()> done) {
       if (!ec2) finish();
     });
   });
+}
+
+std::optional<bfd::listener_counters> speaker::bfd_counters(bool multihop) const {
+  const auto& svc = multihop ? shared_->bfd_multihop : shared_->bfd;
+  if (!svc) return std::nullopt;
+  return svc->counters();
 }
 
 std::vector<peer_status> speaker::status() const {

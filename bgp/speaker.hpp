@@ -48,6 +48,9 @@ class speaker {
   std::size_t route_count() const { return shared_->routes.size(); }
   // Called (on the io thread) whenever a peer's state or counters change.
   void on_change(std::function<void()> f) { shared_->on_change = std::move(f); }
+  // What a BFD listener dropped before any session saw it (malformed, per
+  // RFC 5880 §6.8.6 reason; TTL not 255; no session); nullopt if not open.
+  std::optional<bfd::listener_counters> bfd_counters(bool multihop) const;
 
  private:
   asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor);

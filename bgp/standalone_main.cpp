@@ -19,6 +19,36 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A peer's BFD session in the status file (docs/standalone.md).
+nlohmann::json bfd_json(const bfd_status& b) {
+  auto& c = b.counters;
+  return {{"state", std::string(herald::bfd::to_string(b.state))},
+          {"remote_state", std::string(herald::bfd::to_string(b.remote_state))},
+          {"diag", std::string(herald::bfd::to_string(b.local_diag))},
+          {"multihop", b.multihop},
+          {"available", b.available},
+          {"bgp_held", b.bgp_held},
+          {"local_discriminator", b.local_discriminator},
+          {"remote_discriminator", b.remote_discriminator},
+          {"tx_interval_ms", static_cast<double>(b.tx_interval.count()) / 1000.0},
+          {"detection_time_ms", static_cast<double>(b.detection_time.count()) / 1000.0},
+          {"counters", {{"packets_sent", c.packets_sent}, {"packets_received", c.packets_received},
+                        {"packets_discarded", c.packets_discarded}, {"polls_completed", c.polls_completed},
+                        {"went_up", c.went_up}, {"went_down", c.went_down},
+                        {"detection_expiries", c.detection_expiries}}}};
+}
+
+// What the BFD listeners dropped before a session saw it.
+nlohmann::json bfd_listener_json(const herald::bfd::listener_counters& c) {
+  nlohmann::json malformed = nlohmann::json::object();
+  for (std::size_t i = 0; i < herald::bfd::decode_error_count; ++i)
+    if (c.malformed.by_reason[i])
+      malformed[std::string(herald::bfd::to_string(static_cast<herald::bfd::decode_error>(i)))] =
+          c.malformed.by_reason[i];
+  return {{"received", c.received}, {"bad_ttl", c.bad_ttl}, {"no_session", c.no_session},
+          {"malformed", std::move(malformed)}};
+}
+
 struct options {
   std::string config, status_file, log_level = "info";
 };
@@ -27,7 +57,8 @@ void usage() {
   std::fprintf(stderr, "usage: herald-speaker --config FILE [--status-file FILE] [--log-level debug|info|warn]\n");
 }
 
-nlohmann::json status_json(const std::vector<peer_status>& peers) {
+nlohmann::json status_json(const speaker& sp) {
+  const auto peers = sp.status();
   auto now = std::chrono::system_clock::now();
   nlohmann::json out = {{"peers", nlohmann::json::array()}};
   for (auto& p : peers) {
@@ -56,8 +87,11 @@ nlohmann::json status_json(const std::vector<peer_status>& peers) {
         {"last_error_received", p.last_error_received},
         {"flaps", p.flaps},
     };
+    if (p.bfd) j["bfd"] = bfd_json(*p.bfd);
     out["peers"].push_back(std::move(j));
   }
+  for (bool multihop : {false, true})
+    if (auto c = sp.bfd_counters(multihop)) out["bfd_listeners"][multihop ? "multihop" : "single_hop"] = bfd_listener_json(*c);
   return out;
 }
 
@@ -122,7 +156,7 @@ int main(int argc, char** argv) {
   asio::steady_timer status_timer(io);
   bool status_pending = false;
   auto flush_status = [&] {
-    if (!opt.status_file.empty()) write_status(opt.status_file, status_json(sp.status()));
+    if (!opt.status_file.empty()) write_status(opt.status_file, status_json(sp));
   };
   sp.on_change([&] {
     if (opt.status_file.empty() || status_pending) return;

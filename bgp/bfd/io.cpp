@@ -15,8 +15,8 @@ namespace asio = boost::asio;
 using asio::ip::udp;
 
 struct service::peer {
-  peer(asio::io_context& io, std::uint32_t disc, session_config cfg, session::uniform_rng rng)
-      : sock(io), timer(io), fsm(disc, cfg, std::move(rng)) {}
+  peer(const asio::any_io_executor& ex, std::uint32_t disc, session_config cfg, session::uniform_rng rng)
+      : sock(ex), timer(ex), fsm(disc, cfg, std::move(rng)) {}
   udp::socket sock;
   asio::steady_timer timer;
   session fsm;
@@ -26,8 +26,8 @@ struct service::peer {
   bool closed = false;
 };
 
-service::service(asio::io_context& io, options opt)
-    : io_(io), opt_(opt), rx4_(io), rx6_(io), rng_(std::random_device{}()) {}
+service::service(asio::any_io_executor ex, options opt)
+    : ex_(std::move(ex)), opt_(opt), rx4_(ex_), rx6_(ex_), rng_(std::random_device{}()) {}
 
 namespace {
 // RFC 5881 §5: ask the kernel for the received TTL / Hop Limit.
@@ -140,7 +140,7 @@ void service::on_readable(udp::socket& sock) {
 }
 
 void service::handle_datagram(std::span<const std::byte> data, const asio::ip::address& from, int ttl) {
-  if (ttl != required_ttl) {
+  if (!opt_.multihop && ttl != required_ttl) {
     // RFC 5881 §5: a packet that was forwarded (or forged off-link) is dropped.
     ++counters_.bad_ttl;
     spdlog::debug("bfd from {}: dropped, TTL {} is not 255", from.to_string(), ttl);
@@ -206,7 +206,7 @@ Result<std::uint32_t> service::add_session(const asio::ip::address& local, const
                                            session_config cfg, state_callback on_change, std::uint16_t peer_port) {
   std::uint32_t disc = 0;
   while (disc == 0 || peers_.contains(disc)) disc = static_cast<std::uint32_t>(rng_());
-  auto p = std::make_shared<peer>(io_, disc, cfg, [this] { return std::uniform_real_distribution<double>(0, 1)(rng_); });
+  auto p = std::make_shared<peer>(ex_, disc, cfg, [this] { return std::uniform_real_distribution<double>(0, 1)(rng_); });
   p->remote = udp::endpoint(remote, peer_port);
   p->local = local;
   p->on_change = std::move(on_change);

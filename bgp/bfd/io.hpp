@@ -7,11 +7,16 @@
 // one steady_timer per session armed at session::next_deadline(). Everything
 // runs on the io_context's single thread (DESIGN.md); no locks.
 //
-// Not implemented: multi-hop (RFC 5883, port 4784), authentication, and
-// demultiplexing by interface (Your Discriminator 0 is matched on the source
-// address alone, enough for one session per peer address).
+// Multi-hop (RFC 5883) is a service of its own, options::multihop: port
+// 4784, TTL / Hop Limit 255 still sent but not required on receive (§5
+// leaves the check to configuration; a forwarded packet arrives with less).
+//
+// Not implemented: authentication, and demultiplexing by interface (Your
+// Discriminator 0 is matched on the source address alone, enough for one
+// session per peer address).
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -28,6 +33,7 @@
 namespace herald::bfd {
 
 inline constexpr std::uint16_t single_hop_port = 3784;      // RFC 5881 §4
+inline constexpr std::uint16_t multi_hop_port = 4784;       // RFC 5883 §5
 inline constexpr std::uint16_t source_port_min = 49152;     // RFC 5881 §4
 inline constexpr int required_ttl = 255;                    // RFC 5881 §5
 
@@ -49,9 +55,11 @@ class service : public std::enable_shared_from_this<service> {
     std::uint16_t listen_port = single_hop_port;  // 0 picks a free port (tests)
     bool ipv4 = true;
     bool ipv6 = true;
+    bool multihop = false;  // RFC 5883: any received TTL accepted (set listen_port to 4784)
   };
 
-  service(boost::asio::io_context& io, options opt);
+  service(boost::asio::any_io_executor ex, options opt);
+  service(boost::asio::io_context& io, options opt) : service(io.get_executor(), opt) {}
 
   // Binds the listeners and starts reading. Fails if a requested family
   // cannot be bound (port in use, no permission for 3784 without root).
@@ -86,7 +94,7 @@ class service : public std::enable_shared_from_this<service> {
   void apply(peer& p, session_output out);
   void arm(const std::shared_ptr<peer>& p);
 
-  boost::asio::io_context& io_;
+  boost::asio::any_io_executor ex_;
   options opt_;
   boost::asio::ip::udp::socket rx4_;
   boost::asio::ip::udp::socket rx6_;

@@ -1,7 +1,8 @@
 // BFD over real UDP sockets on loopback (RFC 5881): two services in one
 // io_context bring a session Up, run the Poll to fast timers, and when one
 // side stops sending the other goes Down within the detection time. Also:
-// datagrams with TTL below 255 and malformed ones are dropped and counted.
+// datagrams with TTL below 255 and malformed ones (each §6.8.6 reason, and
+// random bytes) are dropped and counted.
 // Listeners bind port 0 (a free port), so no root is needed and runs in
 // parallel do not collide.
 #include <catch2/catch.hpp>
@@ -9,6 +10,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/unicast.hpp>
 #include <chrono>
+#include <random>
 
 #include "bgp/bfd/io.hpp"
 #include "result_catch.hpp"
@@ -166,5 +168,72 @@ TEST_CASE("bfd io: TTL below 255 and malformed datagrams are dropped and counted
   REQUIRE(run_until(io, 2s, [&] { return s->counters().received == 3; }));
   CHECK(s->counters().malformed.of(decode_error::bad_version) == 1);
   CHECK(s->counters().no_session == 1);
+  s->close();
+}
+
+TEST_CASE("bfd io: every §6.8.6 rejection on the wire is counted by reason; random datagrams never crash") {
+  asio::io_context io;
+  service::options o = loopback_v4_options();
+  auto s = std::make_shared<service>(io, o);
+  REQUIRE(s->open());
+  const asio::ip::udp::endpoint to(o.listen_v4, s->listen_port(false));
+  asio::ip::udp::socket tx(io, asio::ip::udp::v4());
+  tx.set_option(asio::ip::unicast::hops(255));
+
+  control_packet p;
+  p.my_discriminator = 7;
+  std::vector<std::byte> good;
+  encode(p, good);
+  struct bad_case {
+    const char* what;
+    std::vector<std::byte> bytes;
+    decode_error reason;
+  };
+  auto with = [&](std::size_t at, std::byte value) {
+    auto b = good;
+    b[at] = value;
+    return b;
+  };
+  auto unauthenticated = with(1, good[1] | std::byte{0x04});  // A bit: authentication we do not run
+  unauthenticated[3] = std::byte{28};
+  for (int x : {2, 4, 0, 0}) unauthenticated.push_back(static_cast<std::byte>(x));
+  const std::vector<bad_case> cases = {
+      {"too short", std::vector<std::byte>(good.begin(), good.begin() + 10), decode_error::too_short},
+      {"version 2", with(0, std::byte{0x40}), decode_error::bad_version},
+      {"Length 23", with(3, std::byte{23}), decode_error::bad_length},
+      {"Length beyond the datagram", with(3, std::byte{40}), decode_error::bad_length},
+      {"Detect Mult 0", with(2, std::byte{0}), decode_error::zero_multiplier},
+      {"Multipoint", with(1, good[1] | std::byte{0x01}), decode_error::multipoint},
+      {"My Discriminator 0", with(7, std::byte{0}), decode_error::zero_my_discriminator},
+      {"Up with Your Discriminator 0", with(1, std::byte{0xC0}), decode_error::zero_your_discriminator},
+      {"A bit without authentication configured", unauthenticated, decode_error::auth_mismatch},
+  };
+  REQUIRE(cases.size() == 9);
+  std::uint64_t sent = 0;
+  for (const auto& c : cases) {
+    INFO(c.what);
+    const auto before = s->counters().malformed.of(c.reason);
+    tx.send_to(asio::buffer(c.bytes), to);
+    ++sent;
+    REQUIRE(run_until(io, 2s, [&] { return s->counters().received == sent; }));
+    CHECK(s->counters().malformed.of(c.reason) == before + 1);
+  }
+  CHECK(s->counters().malformed.total() == cases.size());
+  CHECK(s->counters().no_session == 0);  // each stopped at the decoder
+
+  // Random bytes of random sizes (up to 600: more than the 512-byte buffer).
+  std::mt19937 rng(1234);
+  for (int batch = 0; batch < 10; ++batch) {
+    // In batches, so that the socket's receive buffer never overflows.
+    for (int i = 0; i < 20; ++i) {
+      std::vector<std::byte> junk(rng() % 600);
+      for (auto& b : junk) b = static_cast<std::byte>(rng());
+      tx.send_to(asio::buffer(junk), to);
+      ++sent;
+    }
+    REQUIRE(run_until(io, 5s, [&] { return s->counters().received == sent; }));
+  }
+  // Every one dropped somewhere (decoder or demultiplexer), none accepted.
+  CHECK(s->counters().malformed.total() + s->counters().no_session == sent);
   s->close();
 }

@@ -91,3 +91,26 @@ TEST_CASE("count expands to consecutive prefixes") {
   CHECK(error_of(R"({"router_id": "192.0.2.11", "local_asn": 65001, "peers": [],
     "routes": [{"prefix": "255.255.255.255/32", "count": 2}]})") == "s.json: routes[0].count: runs past the end of the address space");
 }
+
+TEST_CASE("bfd: {} means 300 ms x 3; timers in milliseconds; absent means no BFD") {
+  auto r = parse_speaker_config(R"({"router_id": "192.0.2.11", "local_asn": 65001, "peers": [
+    {"address": "192.0.2.1", "asn": 65000, "bfd": {}},
+    {"address": "192.0.2.2", "asn": 65000, "bfd": {"min_tx": 100, "min_rx": 50, "multiplier": 5}},
+    {"address": "192.0.2.3", "asn": 65000},
+    {"address": "203.0.113.1", "asn": 65002, "ebgp_multihop": 4, "bfd": {}}]})", "s.json");
+  REQUIRE(r);
+  REQUIRE(r->peers.size() == 4);
+  REQUIRE(r->peers[0].bfd);
+  CHECK(*r->peers[0].bfd == peer_bfd{.min_tx_ms = 300, .min_rx_ms = 300, .multiplier = 3});
+  CHECK_FALSE(r->peers[0].bfd_multihop());
+  REQUIRE(r->peers[1].bfd);
+  CHECK(*r->peers[1].bfd == peer_bfd{.min_tx_ms = 100, .min_rx_ms = 50, .multiplier = 5});
+  CHECK_FALSE(r->peers[2].bfd);
+  CHECK(r->peers[3].bfd_multihop());  // RFC 5883 for an eBGP peer more than one hop away
+  std::string base = R"({"router_id": "192.0.2.11", "local_asn": 65001, "peers": [{"address": "192.0.2.1", "asn": 1, )";
+  CHECK(error_of(base + R"("bfd": true}]})") ==
+        R"(s.json: peers[0].bfd: must be an object: {"min_tx": MS, "min_rx": MS, "multiplier": N})");
+  CHECK(error_of(base + R"("bfd": {"min_tx": 5}}]})") == "s.json: peers[0].bfd.min_tx: must be an integer from 10 to 60000");
+  CHECK(error_of(base + R"("bfd": {"multiplier": 0}}]})") == "s.json: peers[0].bfd.multiplier: must be an integer from 1 to 255");
+  CHECK(error_of(base + R"("bfd": {"minTx": 100}}]})") == "s.json: peers[0].bfd.minTx: unknown field");
+}

@@ -23,6 +23,13 @@ fsm to_established(std::uint16_t hold = 90, std::uint16_t peer_hold = 90) {
   REQUIRE(f.state() == S::established);
   return f;
 }
+fsm to_open_sent() {
+  fsm f(90, 30, false);
+  f.handle(E::start);
+  f.handle(E::tcp_connected);
+  REQUIRE(f.state() == S::open_sent);
+  return f;
+}
 const notification_message* sent(const fsm_transition& t) {
   auto a = t.find(A::send_notification);
   return a && a->notification ? &*a->notification : nullptr;
@@ -221,4 +228,55 @@ TEST_CASE("collision (RFC 4271 §6.8): the higher BGP Identifier's connection su
   CHECK(t.actions.empty());
   CHECK(f.negotiated_hold_time() == 0);
   CHECK(f.handle(E::tcp_connected).to == S::open_sent);
+}
+
+TEST_CASE("BFD Down: Cease subcode 10 from every connected state (RFC 9384), quiet stop before") {
+  auto is_bfd_cease = [](const fsm_transition& t) {
+    auto n = sent(t);
+    return n && n->code == notification_code::cease &&
+           n->subcode == static_cast<std::uint8_t>(cease_subcode::bfd_down);
+  };
+  SECTION("established") {
+    auto f = to_established();
+    auto t = f.handle(E::bfd_down);
+    CHECK(t.to == S::idle);
+    CHECK(t.reason == fsm_reason::bfd_down);
+    CHECK(is_bfd_cease(t));
+    CHECK(t.has(A::close));
+    CHECK(t.has(A::down));  // the session schedules (and gates) the restart
+  }
+  SECTION("opensent and openconfirm") {
+    auto f = to_open_sent();
+    auto t = f.handle(E::bfd_down);
+    CHECK(t.to == S::idle);
+    CHECK(is_bfd_cease(t));
+    f = to_open_sent();
+    fsm_input in;
+    in.peer_hold_time = 90;
+    f.handle(E::open_received, in);
+    REQUIRE(f.state() == S::open_confirm);
+    t = f.handle(E::bfd_down);
+    CHECK(t.to == S::idle);
+    CHECK(is_bfd_cease(t));
+  }
+  SECTION("connect and active: no connection to notify, the attempt stops") {
+    for (bool passive : {false, true}) {
+      fsm f(90, 30, passive);
+      f.handle(E::start);
+      REQUIRE(f.state() == (passive ? S::active : S::connect));
+      auto t = f.handle(E::bfd_down);
+      CHECK(t.to == S::idle);
+      CHECK(t.reason == fsm_reason::bfd_down);
+      CHECK(sent(t) == nullptr);
+      CHECK(t.has(A::close));
+      CHECK(t.has(A::stop_connect_retry));
+      CHECK_FALSE(t.has(A::connect));
+    }
+  }
+  SECTION("idle: nothing") {
+    fsm f(90, 30, false);
+    auto t = f.handle(E::bfd_down);
+    CHECK(t.to == S::idle);
+    CHECK(t.actions.empty());
+  }
 }

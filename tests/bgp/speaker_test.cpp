@@ -3,8 +3,9 @@
 // arrive, changes are diffed, withdrawals go out, the hold timer fires on a
 // silent peer, graceful shutdown sends 65535:0 then withdraws, a bad
 // configuration (wrong AS) is refused with the right NOTIFICATION, and the
-// max-prefix limit closes the session. No fixed sleeps: the io_context runs
-// until a condition holds or a deadline passes.
+// max-prefix limit closes the session, and BFD gates a session (held until
+// Up, torn down with Cease / BFD Down, back on Up). No fixed sleeps: the
+// io_context runs until a condition holds or a deadline passes.
 #include <catch2/catch.hpp>
 
 #include <boost/asio.hpp>
@@ -12,6 +13,7 @@
 #include <functional>
 #include <random>
 
+#include "bgp/bfd/io.hpp"
 #include "bgp/speaker.hpp"
 
 using namespace herald::bgp;
@@ -38,6 +40,13 @@ std::uint16_t free_port() {
   }
   FAIL("no free port");
   return 0;
+}
+
+// A UDP port that is free now on 127.0.0.1 (best effort, as free_port()).
+std::uint16_t free_udp_port() {
+  asio::io_context io;
+  asio::ip::udp::socket s(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return s.local_endpoint().port();
 }
 
 template <class Pred>
@@ -280,4 +289,113 @@ TEST_CASE("IPv4 routes over an IPv6 session carry an IPv6 next hop (RFC 8950)") 
   CHECK(v4.reach->next_hops.at(0) == addr("::1"));  // next hop self, in IPv6
   CHECK_FALSE(v4.next_hop);
   CHECK(a.status().at(0).capabilities.size() >= 2);
+}
+
+TEST_CASE("BFD holds the session until Up, BFD Down sends Cease / BFD Down, BFD Up brings it back") {
+  // B is the node with BFD towards A (the router); the router's BFD is a bare
+  // bfd::service on 127.0.0.1 that the test starts and silently removes.
+  pair_of_speakers p;
+  const auto router_bfd_port = free_udp_port();
+  const auto node_bfd_port = free_udp_port();
+  p.b_cfg.bfd_port = node_bfd_port;
+  p.b_cfg.peers[0].bfd = peer_bfd{.min_tx_ms = 50, .min_rx_ms = 50, .multiplier = 3, .port = router_bfd_port};
+  speaker a(p.io.get_executor(), p.a_cfg);
+  speaker b(p.io.get_executor(), p.b_cfg);
+  REQUIRE_FALSE(a.start());
+  REQUIRE_FALSE(b.start());
+  auto node_state = [&] { return state_of(b, "127.0.0.1"); };
+  auto both_established = [&] {
+    return node_state() == session_state::established && state_of(a, "127.0.0.2") == session_state::established;
+  };
+  auto router_bfd = [&] {
+    herald::bfd::service::options o;
+    o.listen_v4 = asio::ip::make_address_v4("127.0.0.1");
+    o.listen_port = router_bfd_port;
+    o.ipv6 = false;
+    auto svc = std::make_shared<herald::bfd::service>(p.io, o);
+    REQUIRE(svc->open());
+    REQUIRE(svc->add_session(asio::ip::make_address("127.0.0.1"), asio::ip::make_address("127.0.0.2"),
+                             {.desired_min_tx_us = 50'000, .required_min_rx_us = 50'000, .detect_mult = 3}, nullptr,
+                             node_bfd_port));
+    return svc;
+  };
+
+  // No BFD on the other side: B does not even try to connect (connect retry is 1 s).
+  CHECK_FALSE(run_until(p.io, [&] { return node_state() != session_state::idle; }, 1500ms));
+  auto st = b.status().at(0);
+  REQUIRE(st.bfd);
+  CHECK(st.bfd->available);
+  CHECK(st.bfd->bgp_held);
+  CHECK(st.bfd->state == herald::bfd::bfd_state::down);
+  CHECK(st.bfd->counters.packets_sent >= 1);
+
+  auto router = router_bfd();
+  REQUIRE(run_until(p.io, both_established));
+  st = b.status().at(0);
+  CHECK(st.bfd->state == herald::bfd::bfd_state::up);
+  CHECK_FALSE(st.bfd->bgp_held);
+  REQUIRE(run_until(p.io, [&] { return b.status().at(0).bfd->detection_time == 150ms; }, 5s));  // after the Poll
+  CHECK(b.status().at(0).bfd->tx_interval == 50ms);
+
+  // The router's BFD vanishes without a word: detection time (150 ms) later
+  // B closes the session with Cease / BFD Down.
+  router->close();
+  router.reset();
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(run_until(p.io, [&] { return node_state() != session_state::established; }, 3s));
+  auto took = std::chrono::steady_clock::now() - t0;
+  CHECK(took >= 100ms);  // not before the detection time (jitter makes the last packet up to 25% early)
+  CHECK(took < 600ms);   // generous: sanitizer builds on a loaded machine
+  REQUIRE(run_until(p.io, [&] { return a.status().at(0).last_error_received.find("BFD Down") != std::string::npos; }, 3s));
+  CHECK(b.status().at(0).last_error_sent == a.status().at(0).last_error_received);
+  CHECK(b.status().at(0).bfd->counters.detection_expiries == 1);
+  // Held while BFD is Down: no reconnect although connect retry is 1 s.
+  CHECK_FALSE(run_until(p.io, [&] { return node_state() != session_state::idle; }, 2500ms));
+  CHECK(b.status().at(0).bfd->bgp_held);
+
+  router = router_bfd();
+  REQUIRE(run_until(p.io, both_established));
+  CHECK(b.status().at(0).bfd->counters.went_up == 2);
+
+  // A malformed datagram to B's BFD port is dropped and counted, and changes nothing.
+  REQUIRE(b.bfd_counters(false));
+  CHECK_FALSE(b.bfd_counters(true));  // no multihop peer, no multihop listener
+  asio::ip::udp::socket junk(p.io, asio::ip::udp::v4());
+  junk.set_option(asio::ip::unicast::hops(255));
+  const std::array<std::byte, 24> zeros{};  // version 0
+  junk.send_to(asio::buffer(zeros), {asio::ip::make_address("127.0.0.2"), node_bfd_port});
+  REQUIRE(run_until(p.io, [&] { return b.bfd_counters(false)->malformed.of(herald::bfd::decode_error::bad_version) == 1; }, 3s));
+  CHECK(node_state() == session_state::established);
+}
+
+TEST_CASE("BFD added by reconfigure: a multihop eBGP peer gets an RFC 5883 session and comes Up") {
+  pair_of_speakers p;
+  const auto router_bfd_port = free_udp_port();
+  const auto node_mh_port = free_udp_port();
+  speaker b(p.io.get_executor(), p.b_cfg);
+  REQUIRE_FALSE(b.start());
+  CHECK_FALSE(b.status().at(0).bfd);
+  CHECK_FALSE(b.bfd_counters(false));
+  CHECK_FALSE(b.bfd_counters(true));
+
+  herald::bfd::service::options o;
+  o.listen_v4 = asio::ip::make_address_v4("127.0.0.1");
+  o.listen_port = router_bfd_port;
+  o.ipv6 = false;
+  o.multihop = true;
+  auto router = std::make_shared<herald::bfd::service>(p.io, o);
+  REQUIRE(router->open());
+  REQUIRE(router->add_session(asio::ip::make_address("127.0.0.1"), asio::ip::make_address("127.0.0.2"), {}, nullptr,
+                              node_mh_port));
+
+  auto cfg = p.b_cfg;
+  cfg.bfd_multihop_port = node_mh_port;
+  cfg.peers[0].ebgp_multihop = 2;
+  cfg.peers[0].bfd = peer_bfd{.port = router_bfd_port};
+  b.reconfigure(cfg);
+  REQUIRE(b.bfd_counters(true));
+  CHECK_FALSE(b.bfd_counters(false));
+  REQUIRE(run_until(p.io, [&] { return b.status().at(0).bfd && b.status().at(0).bfd->state == herald::bfd::bfd_state::up; }, 5s));
+  CHECK(b.status().at(0).bfd->multihop);
+  router->close();
 }

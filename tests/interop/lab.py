@@ -265,6 +265,19 @@ def require_root_and_tools(tools):
         skip("; ".join(problems))
 
 
+def run_checks(fn, *args):
+    """Runs a test body; prints PASS or FAIL with the elapsed time and
+    returns the exit code (0, or 1 on an AssertionError or Timeout)."""
+    t0 = time.monotonic()
+    try:
+        fn(*args)
+    except AssertionError as e:  # Timeout is an AssertionError
+        print(f"FAIL after {time.monotonic() - t0:.1f}s:\n{e}", flush=True)
+        return 1
+    print(f"PASS after {time.monotonic() - t0:.1f}s", flush=True)
+    return 0
+
+
 def skip(reason):
     ci = os.environ.get("CI") == "true"
     print(f"{'FAIL (CI=true)' if ci else 'SKIP'}: {reason}", flush=True)

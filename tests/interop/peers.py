@@ -9,6 +9,8 @@
 #   soft_reset(addr)   route refresh towards the neighbor (RFC 2918)
 #   fib(prefix)        kernel next hops (`ip route` in the namespace)
 # Received routes are installed in the kernel only with kernel=True (ECMP).
+# A Neighbor with bfd={"min_tx": MS, "min_rx": MS, "multiplier": N} runs BFD
+# (RFC 5880 / 5881) with the session: BIRD's `bfd` protocol, FRR's bfdd.
 import ipaddress
 import json
 import os
@@ -24,8 +26,9 @@ LOCAL_ASN = 65000
 
 
 class Neighbor:
-    def __init__(self, address, asn, password=None, hold_time=None):
+    def __init__(self, address, asn, password=None, hold_time=None, bfd=None):
         self.address, self.asn, self.password, self.hold_time = address, asn, password, hold_time
+        self.bfd = bfd
 
 
 class Route:
@@ -139,9 +142,16 @@ class Bird(Router):
             for fam in ("ipv4", "ipv6"):
                 lines.append(f"protocol kernel k{fam[-1]} {{ {fam} {{ export all; }}; "
                              f"{'merge paths on;' if self.multipath else ''} }}")
+        bfd = next((nb.bfd for nb in self.neighbors if nb.bfd), None)
+        if bfd:
+            # BIRD takes BFD timers per interface, not per BGP neighbor: the
+            # first neighbor's apply to all (the tests give all the same).
+            lines.append(f'protocol bfd {{ interface "*" {{ min rx interval {bfd["min_rx"]} ms; '
+                         f'min tx interval {bfd["min_tx"]} ms; multiplier {bfd["multiplier"]}; }}; }}')
         for i, nb in enumerate(self.neighbors):
             pw = f'password "{nb.password}";' if nb.password else ""
             hold = f"hold time {nb.hold_time};" if nb.hold_time else ""
+            pw += " bfd on;" if nb.bfd else ""
             # gateway direct: next hops are on the shared link (iBGP would
             # otherwise resolve them recursively through an empty IGP table).
             chan = "{ import all; export none; gateway direct; }"
@@ -159,6 +169,14 @@ class Bird(Router):
                                              "-P", f"{d}/bird.pid"], hostname="bird-router")
         self.procs = [p]
         poll("BIRD control socket", lambda: "BIRD" in self.birdc("show status"), 15)
+
+    def bfd_state(self, addr):
+        """'up', 'down', 'init' or 'unknown': BIRD's BFD session with addr."""
+        for line in self.birdc("show", "bfd", "sessions", check=False).split("\n"):
+            f = line.split()
+            if f and f[0] == addr and len(f) > 2:
+                return f[2].lower()
+        return "unknown"
 
     def birdc(self, *cmd, check=True):
         return run("birdc", "-s", self.sock, *cmd, ns=self.ns, check=check)
@@ -239,6 +257,8 @@ class Frr(Router):
                 c.append(f" neighbor {nb.address} password {nb.password}")
             if nb.hold_time:
                 c.append(f" neighbor {nb.address} timers {max(1, nb.hold_time // 3)} {nb.hold_time}")
+            if nb.bfd:
+                c.append(f" neighbor {nb.address} bfd profile {self._bfd_profile(nb.bfd)}")
         for fam in ("ipv4", "ipv6"):
             c.append(f" address-family {fam} unicast")
             if self.multipath:
@@ -250,11 +270,24 @@ class Frr(Router):
         c += ["exit", "route-map ALL permit 10", "exit"]
         return "\n".join(c) + "\n"
 
+    @staticmethod
+    def _bfd_profile(bfd):
+        return f"h{bfd['min_tx']}-{bfd['min_rx']}-{bfd['multiplier']}"
+
+    def bfdd_config(self):
+        c = [f"log file {self.lab.path('frr')}/bfdd.log", "bfd"]
+        for bfd in {self._bfd_profile(nb.bfd): nb.bfd for nb in self.neighbors if nb.bfd}.values():
+            c += [f" profile {self._bfd_profile(bfd)}", f"  detect-multiplier {bfd['multiplier']}",
+                  f"  receive-interval {bfd['min_rx']}", f"  transmit-interval {bfd['min_tx']}", " exit"]
+        return "\n".join(c + ["exit"]) + "\n"
+
     def start(self):
         d = self.lab.path("frr")
         os.makedirs(f"{d}/vty", exist_ok=True)
         with open(f"{d}/bgpd.conf", "w") as f:
             f.write(self.config())
+        with open(f"{d}/bfdd.conf", "w") as f:
+            f.write(self.bfdd_config())
         with open(f"{d}/zebra.conf", "w") as f:
             f.write(f"hostname frr-router\nlog file {d}/zebra.log\n")
         frr = pwd.getpwnam("frr")
@@ -267,17 +300,24 @@ class Frr(Router):
                                                   "-i", f"{d}/zebra.pid"] + common,
                                hostname="frr-router")
         poll("zebra socket", lambda: os.path.exists(f"{d}/zserv.api"), 20)
+        self.procs = [zebra]
+        if any(nb.bfd for nb in self.neighbors):
+            # bfdd before bgpd, so that bgpd's BFD registrations find it.
+            self.procs.append(self.lab.start(
+                "bfdd", self.ns, ["/usr/lib/frr/bfdd", "-f", f"{d}/bfdd.conf", "-i", f"{d}/bfdd.pid",
+                                  "--bfdctl", f"{d}/bfdd.sock"] + common, hostname="frr-router"))
+            poll("bfdd vty", lambda: os.path.exists(f"{self.vty}/bfdd.vty"), 20)
         extra = [] if self.kernel else ["-n"]  # -n: never install into the kernel
         bgpd = self.lab.start("bgpd", self.ns, ["/usr/lib/frr/bgpd", "-f", f"{d}/bgpd.conf",
                                                 "-i", f"{d}/bgpd.pid"] + extra + common,
                               hostname="frr-router")
-        self.procs = [zebra, bgpd]
+        self.procs.append(bgpd)
         poll("bgpd vty", lambda: self.vtysh("show bgp summary json").strip().startswith("{"), 20)
 
     def stop(self):
         super().stop()
         d = self.lab.path("frr")
-        for f in ("zserv.api", "vty/bgpd.vty", "vty/zebra.vty"):
+        for f in ("zserv.api", "vty/bgpd.vty", "vty/zebra.vty", "vty/bfdd.vty", "bfdd.sock"):
             try:
                 os.unlink(f"{d}/{f}")
             except FileNotFoundError:
@@ -288,6 +328,14 @@ class Frr(Router):
         for c in cmds:
             args += ["-c", c]
         return run(*args, ns=self.ns)
+
+    def bfd_state(self, addr):
+        """'up', 'down', 'init' or 'unknown': bfdd's session with addr."""
+        args = ["vtysh", "--vty_socket", self.vty, "-d", "bfdd", "-c", "show bfd peers json"]
+        for p in json.loads(run(*args, ns=self.ns, check=False) or "[]"):
+            if p.get("peer") == addr:
+                return p.get("status", "unknown")
+        return "unknown"
 
     def _neighbor(self, addr):
         out = json.loads(self.vtysh(f"show bgp neighbors {addr} json") or "{}")
