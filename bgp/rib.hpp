@@ -54,7 +54,10 @@ class adj_rib_out {
   }
   // Everything advertised, grouped by attributes (route refresh, re-sends).
   rib_changes everything() const;
-  void clear() { advertised_.clear(); }
+  void clear() {  // the session went down: nothing is advertised any more
+    advertised_.clear();
+    v4_ = 0;
+  }
   std::size_t size() const { return advertised_.size(); }
   std::size_t count(wire::afi a) const { return a == wire::afi::ipv4 ? v4_ : advertised_.size() - v4_; }
   const route_table& advertised() const { return advertised_; }

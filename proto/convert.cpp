@@ -115,6 +115,32 @@ apipb::IPAddressPrefix to_nlri(const ip_prefix& p) {
   return n;
 }
 
+// Capability codes the CLI prints with a GoBGP type of its own and therefore
+// must not get as UnknownCapability: what to send for one Herald's codec
+// keeps raw (an empty Any: nothing, the capability is left out).
+std::optional<pb::Any> known_unknown(const cap::unknown& u) {
+  switch (u.code) {
+    case 4: return pack(apipb::CarryingLabelInfoCapability{});  // RFC 3107
+    case 128: return pack(apipb::RouteRefreshCiscoCapability{});
+    case 71: {  // RFC 9494: AFI (2), SAFI (1), flags (1), stale time (3) per family
+      if (u.value.size() % 7) return pb::Any{};
+      apipb::LongLivedGracefulRestartCapability m;
+      for (std::size_t i = 0; i < u.value.size(); i += 7) {
+        auto b = [&](std::size_t k) { return std::to_integer<std::uint32_t>(u.value[i + k]); };
+        auto* t = m.add_tuples();
+        t->mutable_family()->set_afi(static_cast<apipb::Family::Afi>(b(0) << 8 | b(1)));
+        t->mutable_family()->set_safi(static_cast<apipb::Family::Safi>(b(2)));
+        t->set_flags(b(3));
+        t->set_time(b(4) << 16 | b(5) << 8 | b(6));
+      }
+      return pack(m);
+    }
+    // Kinds Herald decodes itself: raw here means malformed; leave it out.
+    case 1: case 2: case 5: case 64: case 65: case 69: case 70: case 73: return pb::Any{};
+    default: return std::nullopt;
+  }
+}
+
 }  // namespace
 
 apipb::Family to_family(family f) {
@@ -197,6 +223,8 @@ std::vector<pb::Any> to_capabilities(const open_message& o) {
             apipb::UnknownCapability m;
             m.set_code(6);
             out.push_back(pack(m));
+          } else if (auto known = known_unknown(v)) {
+            if (!known->type_url().empty()) out.push_back(*known);
           } else {
             apipb::UnknownCapability m;
             m.set_code(v.code);
