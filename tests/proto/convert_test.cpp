@@ -200,6 +200,26 @@ TEST_CASE("Peer: every sub-message the CLI dereferences is present") {
   }
 }
 
+TEST_CASE("Capabilities GoBGP types are never sent as UnknownCapability (the CLI would crash)") {
+  open_message o;
+  // BIRD sends RFC 9494 long-lived graceful restart (code 71), which Herald keeps raw.
+  bytes llgr{std::byte{0}, std::byte{1}, std::byte{1}, std::byte{0x80}, std::byte{0}, std::byte{1}, std::byte{0}};
+  o.capabilities = {cap::unknown{71, llgr}, cap::unknown{71, {}}, cap::unknown{64, {std::byte{1}}},
+                    cap::unknown{128, {}}, cap::unknown{4, {}}, cap::unknown{200, {std::byte{9}}},
+                    cap::unknown{71, {std::byte{1}}}};
+  auto caps = to_capabilities(o);
+  REQUIRE(caps.size() == 5);  // the malformed GR (64) and LLGR are left out
+  auto l = unpack<apipb::LongLivedGracefulRestartCapability>(caps[0]);
+  REQUIRE(l.tuples_size() == 1);
+  CHECK(l.tuples(0).family().afi() == apipb::Family::AFI_IP);
+  CHECK(l.tuples(0).flags() == 0x80);
+  CHECK(l.tuples(0).time() == 256);
+  CHECK(unpack<apipb::LongLivedGracefulRestartCapability>(caps[1]).tuples_size() == 0);
+  CHECK(caps[2].Is<apipb::RouteRefreshCiscoCapability>());
+  CHECK(caps[3].Is<apipb::CarryingLabelInfoCapability>());
+  CHECK(unpack<apipb::UnknownCapability>(caps[4]).code() == 200);
+}
+
 TEST_CASE("Destinations of the global RIB: CIDR text, family, NLRI, one attribute per type") {
   auto attrs = std::make_shared<const bgp::route_attrs>(bgp::route_attrs{
       {0xFDE90064, community::no_export}, {{65001, 1, 2}}, {make_link_bandwidth({65001, 125000.0f, false})},
