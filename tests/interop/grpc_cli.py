@@ -11,7 +11,6 @@
 # down and up, `global rib add` / `del` announce and withdraw at BIRD.
 #
 #   python3 grpc_cli.py        exit 0 pass, 1 fail, 77 skip (1 under CI=true)
-import ipaddress
 import json
 import os
 import re
@@ -199,6 +198,7 @@ def check_neighbors(cli, heads):
     expect(detail["state"]["router_id"] == ROUTER_V4, f"neighbor ADDR -j router id {detail['state']}")
     expect(detail["state"]["messages"]["received"]["update"] >= 1, "neighbor ADDR -j update counter")
     expect(detail["transport"]["local_address"] == NODE_V4, f"local address {detail['transport']}")
+    expect(cli("neighbor", "-q").split() == [ROUTER_V4], "neighbor -q lists the address")
     out = cli("neighbor", "192.0.2.55", rc=1)
     expect("not found neighbor" in out, f"unknown neighbor: {out}")
 
@@ -241,7 +241,7 @@ def check_unsupported(cli):
     expect("InvalidArgument" in out and "AS_PATH" in out, f"add with aspath: {out}")
 
 
-def check_soft_reset(cli, router, speaker):
+def check_soft_reset(cli, router):
     before = router.updates(NODE_V4)
     cli("neighbor", ROUTER_V4, "softresetout")
     poll("BIRD receives the routes again after softresetout",
@@ -276,6 +276,19 @@ def check_shutdown_enable(cli, router, heads):
     poll("advertised counts as before the shutdown", lambda: {
         a["state"]["family"]["afi"]: a["state"].get("advertised", 0)
         for a in cli.json("neighbor", ROUTER_V4)["afi_safis"]} == {1: len(OWN_V4), 2: len(OWN_V6)}, 15)
+
+
+def check_reset_disable(cli, router):
+    flops = cli.json("neighbor", ROUTER_V4)["state"].get("flops", 0)
+    cli("neighbor", ROUTER_V4, "reset", "--reason", "grpc suite")
+    poll("the session flapped after a hard reset",
+         lambda: cli.json("neighbor", ROUTER_V4)["state"].get("flops", 0) > flops, 15)
+    poll("BIRD sees the session up again after reset", lambda: router.established(NODE_V4), 30)
+    cli("neighbor", ROUTER_V4, "disable")
+    poll("BIRD sees the session down after disable", lambda: not router.established(NODE_V4), 15)
+    expect("Idle(Admin)" in cli("neighbor"), "disable shows Idle(Admin)")
+    cli("neighbor", ROUTER_V4, "enable")
+    poll("BIRD sees the session up after enable", lambda: router.established(NODE_V4), 30)
 
 
 def check_add_del(cli, router):
@@ -340,9 +353,10 @@ def main():
             check_neighbors(cli, heads)
             check_adj(cli, heads)
             check_unsupported(cli)
-            check_soft_reset(cli, router, speaker)
+            check_soft_reset(cli, router)
             check_add_del(cli, router)
             check_shutdown_enable(cli, router, heads)
+            check_reset_disable(cli, router)
             ok = True
         finally:
             if not ok:
