@@ -2,6 +2,7 @@
 #include "bgp/route_map.hpp"
 
 #include <cstring>
+#include <stdexcept>
 
 namespace herald::bgp {
 
@@ -59,6 +60,11 @@ std::size_t route_map::locate(const ip_prefix& p) const {
 const attrs_ref* route_map::find(const ip_prefix& p) const {
   std::size_t i = locate(p);
   return i < index_.size() ? &attrs_[slots_[index_[i] - 1].attrs] : nullptr;
+}
+
+const attrs_ref& route_map::at(const ip_prefix& p) const {
+  if (const attrs_ref* a = find(p)) return *a;
+  throw std::out_of_range("route_map::at: " + p.to_string() + " is not in the map");
 }
 
 void route_map::set(const ip_prefix& p, attrs_ref a) {

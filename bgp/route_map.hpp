@@ -89,6 +89,9 @@ class route_map {
   // The attributes of p, or nullptr when p is not in the map.
   const attrs_ref* find(const wire::ip_prefix& p) const;
   bool contains(const wire::ip_prefix& p) const { return find(p) != nullptr; }
+  // As std::unordered_map's, for code generic over both (proto/ lookups).
+  std::size_t count(const wire::ip_prefix& p) const { return contains(p) ? 1 : 0; }
+  const attrs_ref& at(const wire::ip_prefix& p) const;
   // Inserts p or replaces its attributes (a must not be null).
   void set(const wire::ip_prefix& p, attrs_ref a);
   // Removes p; false if it was not there.

@@ -168,6 +168,7 @@ void session::apply(const fsm_transition& t) {
         }
         o.capabilities.push_back(cap::extended_next_hop{{{ipv4_unicast, afi::ipv6}}});
         if (!shared_->hostname.empty()) o.capabilities.push_back(cap::fqdn{shared_->hostname, ""});
+        sent_open_ = o;
         bytes b;
         encode_open(o, b);
         send(std::move(b), message_type::open);
@@ -202,6 +203,7 @@ void session::apply(const fsm_transition& t) {
       case A::established:
         failures_ = 0;
         established_since_ = std::chrono::system_clock::now();
+        last_up_ = established_since_;
         full_sync_ = true;
         sync_slot_ = 0;
         sync_layout_ = shared_->routes.layout_generation();
@@ -219,10 +221,12 @@ void session::apply(const fsm_transition& t) {
       case A::down: {
         ++flaps_;
         established_since_.reset();
+        last_down_ = std::chrono::system_clock::now();
         rib_out_.clear();
         dirty_.clear();
         keep_stale_routes(t.reason);
         rib_in_.clear();
+        rib_in_since_.clear();
         peer_open_.reset();
         if (stopped_) break;
         ++failures_;
@@ -539,12 +543,16 @@ void session::on_update(const update_message& u, const decoded_message& d) {
     return;
   }
   for (auto& p : announced) stale_rib_in_.erase(p);
-  for (auto& p : u.withdrawn) rib_in_.erase(p);
+  auto forget = [this](const ip_prefix& p) {
+    rib_in_.erase(p);
+    rib_in_since_.erase(p);
+  };
+  for (auto& p : u.withdrawn) forget(p);
   if (u.attrs.unreach)
-    for (auto& p : u.attrs.unreach->withdrawn) rib_in_.erase(p);
+    for (auto& p : u.attrs.unreach->withdrawn) forget(p);
   if (d.action == error_action::treat_as_withdraw) {
     // RFC 7606 §2: the routes in an UPDATE with a malformed attribute are withdrawn.
-    for (auto& p : announced) rib_in_.erase(p);
+    for (auto& p : announced) forget(p);
     return;
   }
   if (!announced.empty()) {
@@ -553,7 +561,11 @@ void session::on_update(const update_message& u, const decoded_message& d) {
       if (a.reach) a.reach->nlri.clear();
       return a;
     }());
-    for (auto& p : announced) rib_in_[p] = attrs;
+    auto received_at = std::chrono::system_clock::now();
+    for (auto& p : announced) {
+      rib_in_[p] = attrs;
+      rib_in_since_[p] = received_at;
+    }
   }
   if (rib_in_.size() > cfg_.max_prefixes) {
     spdlog::warn("peer {}: {} prefixes received, over the limit of {}", cfg_.name(), rib_in_.size(), cfg_.max_prefixes);
@@ -888,7 +900,20 @@ peer_status session::status() const {
     }
     s.bfd = b;
   }
+  s.last_up = last_up_;
+  s.last_down = last_down_;
   return s;
+}
+
+bool session::request_refresh() {
+  if (fsm_.state() != session_state::established || !peer_open_ || !peer_open_->find<cap::route_refresh>()) return false;
+  for (auto f : families_) {
+    bytes b;
+    encode_route_refresh({f, route_refresh_message::normal}, b);
+    send(std::move(b), message_type::route_refresh);
+  }
+  spdlog::info("peer {}: route refresh requested (soft reset in)", cfg_.name());
+  return true;
 }
 
 }  // namespace herald::bgp

@@ -80,6 +80,9 @@ struct peer_status {
   std::string last_error;  // the more recent of the two
   std::uint64_t flaps = 0;
   std::optional<bfd_status> bfd;  // set when the peer has `bfd` configured
+  // For the gRPC API: when the session last became Established (kept after
+  // it goes down) and when it last went down.
+  std::optional<std::chrono::system_clock::time_point> last_up, last_down;
 };
 
 class session : public std::enable_shared_from_this<session> {
@@ -108,6 +111,17 @@ class session : public std::enable_shared_from_this<session> {
   bool stopped() const { return stopped_; }
   // The peer's BFD session (nullptr without BFD, or while stopped).
   const bfd::session* bfd_session() const;
+  // For the gRPC API (proto/): the OPENs of the current or last session, the
+  // export context adj-out paths are built with, the local TCP address, when
+  // each received prefix arrived, and soft reset in (ROUTE-REFRESH, RFC 2918).
+  const std::optional<wire::open_message>& remote_open() const { return peer_open_; }
+  const std::optional<wire::open_message>& local_open() const { return sent_open_; }
+  export_context exported_with() const { return export_ctx(); }
+  const std::optional<wire::ip_address>& local_address() const { return local_address_; }
+  using rib_in_times = std::unordered_map<wire::ip_prefix, std::chrono::system_clock::time_point, prefix_hash>;
+  const rib_in_times& rib_in_since() const { return rib_in_since_; }
+  // Asks the peer to send its routes again; false if it cannot (not Established, no capability).
+  bool request_refresh();
 
  private:
   void apply(const fsm_transition& t);
@@ -196,6 +210,9 @@ class session : public std::enable_shared_from_this<session> {
   std::shared_ptr<bfd::service> bfd_svc_;  // set while a BFD session is attached
   std::uint32_t bfd_disc_ = 0;
   bfd_gate bfd_gate_;
+  std::optional<wire::open_message> sent_open_;
+  rib_in_times rib_in_since_;
+  std::optional<std::chrono::system_clock::time_point> last_up_, last_down_;
 };
 
 }  // namespace herald::bgp

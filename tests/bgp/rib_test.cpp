@@ -26,6 +26,16 @@ TEST_CASE("adj_rib_out sends only differences") {
   CHECK(c.withdraw.empty());
   CHECK(out.size() == 3);
   CHECK(out.count(afi::ipv4) == 2);
+  {
+    // After a session reset the per-family counts start from zero again.
+    adj_rib_out again = out;
+    again.clear();
+    CHECK(again.count(afi::ipv4) == 0);
+    CHECK(again.count(afi::ipv6) == 0);
+    again.update(all, lookup);
+    CHECK(again.count(afi::ipv4) == 2);
+    CHECK(again.count(afi::ipv6) == 1);
+  }
   // Nothing changed: nothing to send.
   CHECK(out.update(all, lookup).empty());
   // An equal-valued but different object is no change either.
