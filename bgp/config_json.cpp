@@ -4,7 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <unordered_set>
+#include <algorithm>
+#include <tuple>
 
 #include "bgp/rib.hpp"
 
@@ -207,7 +208,7 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
       c.peers.push_back(std::move(p));
     }
   }
-  std::unordered_set<ip_prefix, prefix_hash> seen;
+  std::vector<std::uint32_t> source;  // per route, the index of its entry in "routes"
   if (j.contains("routes") && !j["routes"].is_array()) r.fail("routes", "must be a list");
   else if (j.contains("routes")) {
     for (std::size_t i = 0; i < j["routes"].size() && r.ok(); ++i) {
@@ -253,8 +254,8 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
       auto count = r.integer<std::uint32_t>(rj, "count", path, 1, 16777216).value_or(1);
       auto shared = std::make_shared<const route_attrs>(std::move(a));
       for (std::uint32_t n = 0; prefix && n < count && r.ok(); ++n) {
-        if (!seen.insert(*prefix).second) r.fail(path + "prefix", prefix->to_string() + " is listed twice");
         c.routes.emplace_back(*prefix, shared);
+        source.push_back(static_cast<std::uint32_t>(i));
         if (n + 1 == count) break;
         // Next prefix: add one at the prefix's last significant bit, with carry.
         int bit = prefix->length - 1;
@@ -267,6 +268,22 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
           --bit;
         }
         if (carry || prefix->length == 0) r.fail(path + "count", "runs past the end of the address space");
+      }
+    }
+  }
+  if (r.ok()) {
+    // No prefix twice. Sorting indices costs 4 octets a route where a hash
+    // set of prefixes would cost ten times that (a million-route block).
+    std::vector<std::uint32_t> order(c.routes.size());
+    for (std::uint32_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return std::tie(c.routes[a].first, a) < std::tie(c.routes[b].first, b);
+    });
+    for (std::size_t k = 1; k < order.size(); ++k) {
+      auto& p = c.routes[order[k]].first;
+      if (p == c.routes[order[k - 1]].first) {
+        r.fail("routes[" + std::to_string(source[order[k]]) + "].prefix", p.to_string() + " is listed twice");
+        break;
       }
     }
   }

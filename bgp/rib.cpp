@@ -31,29 +31,23 @@ void adj_rib_out::grouper::add(const ip_prefix& p, const attrs_ref& a) {
   out.announce[slot].second.push_back(p);
 }
 
-void adj_rib_out::step(const ip_prefix& p, attrs_ref want, grouper& g) {
-  auto it = advertised_.find(p);
+void adj_rib_out::step(const ip_prefix& p, const attrs_ref& want, grouper& g) {
+  const attrs_ref* have = advertised_.find(p);
   if (!want) {
-    if (it != advertised_.end()) {
+    if (have) {
       g.out.withdraw.push_back(p);
-      advertised_.erase(it);
-      if (p.addr.is_v4()) --v4_;
+      advertised_.erase(p);
     }
     return;
   }
-  if (it != advertised_.end()) {
-    if (same(it->second, want)) return;
-    it->second = want;
-  } else {
-    advertised_.emplace(p, want);
-    if (p.addr.is_v4()) ++v4_;
-  }
+  if (have && same(*have, want)) return;
+  advertised_.set(p, want);
   g.add(p, want);
 }
 
 rib_changes adj_rib_out::everything() const {
   grouper g;
-  for (auto& [p, a] : advertised_) g.add(p, a);
+  for (auto [p, a] : advertised_) g.add(p, a);
   return g.finish();
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bgp/config.hpp"
+#include "bgp/route_map.hpp"
 #include "bgp/wire/update.hpp"
 
 namespace herald::bgp {
@@ -21,7 +22,7 @@ struct prefix_hash {
   std::size_t operator()(const wire::ip_prefix& p) const noexcept;
 };
 
-using route_table = std::unordered_map<wire::ip_prefix, attrs_ref, prefix_hash>;
+using route_table = route_map;
 using prefix_set = std::unordered_set<wire::ip_prefix, prefix_hash>;
 
 // One batch of changes for a session: groups of prefixes of one family that
@@ -52,11 +53,20 @@ class adj_rib_out {
     for (const auto& [p, a] : entries) step(p, filter(p, a), g);
     return g.finish();
   }
+  // Same, over the table's slots [from, to) only: a full sync in steps, so
+  // a million routes never sit in memory twice as pending changes.
+  template <class Filter>
+  rib_changes update_from_slots(const route_map& table, std::size_t from, std::size_t to, Filter&& filter) {
+    grouper g;
+    table.for_each_in_slots(from, to, [&](const wire::ip_prefix& p, const attrs_ref& a) { step(p, filter(p, a), g); });
+    return g.finish();
+  }
   // Everything advertised, grouped by attributes (route refresh, re-sends).
   rib_changes everything() const;
   void clear() { advertised_.clear(); }
+  void reserve(std::size_t n) { advertised_.reserve(n); }
   std::size_t size() const { return advertised_.size(); }
-  std::size_t count(wire::afi a) const { return a == wire::afi::ipv4 ? v4_ : advertised_.size() - v4_; }
+  std::size_t count(wire::afi a) const { return advertised_.count(a); }
   const route_table& advertised() const { return advertised_; }
 
  private:
@@ -67,8 +77,7 @@ class adj_rib_out {
     void add(const wire::ip_prefix& p, const attrs_ref& a);
     rib_changes finish() { return std::move(out); }
   };
-  void step(const wire::ip_prefix& p, attrs_ref want, grouper& g);
-  std::size_t v4_ = 0;
+  void step(const wire::ip_prefix& p, const attrs_ref& want, grouper& g);
   route_table advertised_;
 };
 

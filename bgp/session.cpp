@@ -168,6 +168,7 @@ void session::apply(const fsm_transition& t) {
         }
         o.capabilities.push_back(cap::extended_next_hop{{{ipv4_unicast, afi::ipv6}}});
         if (!shared_->hostname.empty()) o.capabilities.push_back(cap::fqdn{shared_->hostname, ""});
+        sent_open_ = o;
         bytes b;
         encode_open(o, b);
         send(std::move(b), message_type::open);
@@ -202,7 +203,10 @@ void session::apply(const fsm_transition& t) {
       case A::established:
         failures_ = 0;
         established_since_ = std::chrono::system_clock::now();
+        last_up_ = established_since_;
         full_sync_ = true;
+        sync_slot_ = 0;
+        sync_layout_ = shared_->routes.layout_generation();
         eor_sent_ = false;
         spdlog::info("peer {}: established, hold time {} s, families {}", cfg_.name(), fsm_.negotiated_hold_time(),
                      [&] {
@@ -217,10 +221,12 @@ void session::apply(const fsm_transition& t) {
       case A::down: {
         ++flaps_;
         established_since_.reset();
+        last_down_ = std::chrono::system_clock::now();
         rib_out_.clear();
         dirty_.clear();
         keep_stale_routes(t.reason);
         rib_in_.clear();
+        rib_in_since_.clear();
         peer_open_.reset();
         if (stopped_) break;
         ++failures_;
@@ -421,6 +427,8 @@ void session::adopt(tcp::socket socket, std::optional<open_message> open) {
   socket_.emplace(std::move(socket));
   rbuf_.clear();
   out_.clear();
+  queued_bytes_ = 0;
+  sync_waiting_ = false;
   writing_ = false;
   auto g = ++gen_;
   handle(fsm_event::tcp_connected);
@@ -537,12 +545,16 @@ void session::on_update(const update_message& u, const decoded_message& d) {
     return;
   }
   for (auto& p : announced) stale_rib_in_.erase(p);
-  for (auto& p : u.withdrawn) rib_in_.erase(p);
+  auto forget = [this](const ip_prefix& p) {
+    rib_in_.erase(p);
+    rib_in_since_.erase(p);
+  };
+  for (auto& p : u.withdrawn) forget(p);
   if (u.attrs.unreach)
-    for (auto& p : u.attrs.unreach->withdrawn) rib_in_.erase(p);
+    for (auto& p : u.attrs.unreach->withdrawn) forget(p);
   if (d.action == error_action::treat_as_withdraw) {
     // RFC 7606 §2: the routes in an UPDATE with a malformed attribute are withdrawn.
-    for (auto& p : announced) rib_in_.erase(p);
+    for (auto& p : announced) forget(p);
     return;
   }
   if (!announced.empty()) {
@@ -551,7 +563,11 @@ void session::on_update(const update_message& u, const decoded_message& d) {
       if (a.reach) a.reach->nlri.clear();
       return a;
     }());
-    for (auto& p : announced) rib_in_[p] = attrs;
+    auto received_at = std::chrono::system_clock::now();
+    for (auto& p : announced) {
+      rib_in_[p] = attrs;
+      rib_in_since_[p] = received_at;
+    }
   }
   if (rib_in_.size() > cfg_.max_prefixes) {
     spdlog::warn("peer {}: {} prefixes received, over the limit of {}", cfg_.name(), rib_in_.size(), cfg_.max_prefixes);
@@ -633,6 +649,8 @@ void session::close_connection() {
     socket_.reset();
   }
   out_.clear();
+  queued_bytes_ = 0;
+  sync_waiting_ = false;
   writing_ = false;
 }
 
@@ -655,6 +673,7 @@ void session::send(bytes&& b, message_type t, std::size_t count) {
   if (!socket_ || b.empty()) return;
   out_count_[0] += count;
   out_count_[type_index(t)] += count;
+  queued_bytes_ += b.size();
   out_.push_back(std::move(b));
   if (!writing_) do_write();
 }
@@ -673,8 +692,13 @@ void session::do_write() {
                         self->handle(fsm_event::tcp_failed);
                         return;
                       }
+                      self->queued_bytes_ -= self->out_.front().size();
                       self->out_.pop_front();
                       self->do_write();
+                      if (self->sync_waiting_ && self->queued_bytes_ < write_queue_low) {
+                        self->sync_waiting_ = false;
+                        self->flush();
+                      }
                     });
 }
 
@@ -703,11 +727,11 @@ void session::schedule_flush(std::chrono::milliseconds delay) {
 bool session::negotiated(family f) const { return std::find(families_.begin(), families_.end(), f) != families_.end(); }
 
 attrs_ref session::desired(const ip_prefix& p) const {
-  auto it = shared_->routes.find(p);
-  if (it == shared_->routes.end() || !it->second->for_peer(cfg_.address)) return nullptr;
+  const attrs_ref* a = shared_->routes.find(p);
+  if (!a || !(*a)->for_peer(cfg_.address)) return nullptr;
   if (!negotiated({p.addr.family, safi::unicast})) return nullptr;
-  if (!exportable(*it->second, p.addr.family)) return nullptr;
-  return it->second;
+  if (!exportable(**a, p.addr.family)) return nullptr;
+  return *a;
 }
 
 bool session::exportable(const route_attrs& a, afi f) const {
@@ -747,21 +771,7 @@ void session::flush() {
   if (fsm_.state() != session_state::established) return;
   exportable_.clear();
   auto want = [this](const ip_prefix& p) { return desired(p); };
-  if (full_sync_) {
-    // The whole table, without copying its keys into the dirty set; then
-    // anything advertised that the table no longer has.
-    full_sync_ = false;
-    dirty_.clear();
-    // The table entry is at hand: filter it without a second lookup.
-    auto from_table = [this](const ip_prefix& p, const attrs_ref& a) -> attrs_ref {
-      if (!a->for_peer(cfg_.address) || !negotiated({p.addr.family, safi::unicast}) || !exportable(*a, p.addr.family))
-        return nullptr;
-      return a;
-    };
-    send_changes(rib_out_.update_from(shared_->routes, from_table));
-    for (auto& [p, a] : rib_out_.advertised())
-      if (!shared_->routes.count(p)) dirty_.insert(p);
-  }
+  if (full_sync_ && !continue_full_sync()) return;  // resumes when the socket has taken most of it
   if (!dirty_.empty()) {
     auto changes = rib_out_.update(dirty_, want);
     dirty_.clear();
@@ -769,6 +779,42 @@ void session::flush() {
   }
   maybe_send_end_of_rib();
   changed();
+}
+
+bool session::continue_full_sync() {
+  // The whole table, a step of slots at a time, each step packed and queued
+  // before the next: memory stays bounded by the step and the write queue,
+  // and the first UPDATE leaves at once. A table that grew meanwhile moved
+  // its slots: walk again from the start (the diff sends nothing twice).
+  // Changes to slots already walked arrive through routes_changed().
+  constexpr std::size_t step_slots = 16384;
+  const route_map& table = shared_->routes;
+  auto from_table = [this](const ip_prefix& p, const attrs_ref& a) -> attrs_ref {
+    if (!a->for_peer(cfg_.address) || !negotiated({p.addr.family, safi::unicast}) || !exportable(*a, p.addr.family))
+      return nullptr;
+    return a;
+  };
+  if (rib_out_.size() == 0 && sync_slot_ == 0) rib_out_.reserve(table.size());
+  while (true) {
+    if (sync_layout_ != table.layout_generation()) {
+      sync_layout_ = table.layout_generation();
+      sync_slot_ = 0;
+    }
+    if (sync_slot_ >= table.slot_count()) break;
+    if (queued_bytes_ > write_queue_high) {
+      sync_waiting_ = true;
+      return false;
+    }
+    std::size_t to = sync_slot_ + step_slots;
+    send_changes(rib_out_.update_from_slots(table, sync_slot_, to, from_table));
+    sync_slot_ = to;
+  }
+  full_sync_ = false;
+  sync_slot_ = 0;
+  // Anything advertised that the table no longer has.
+  for (auto [p, a] : rib_out_.advertised())
+    if (!table.contains(p)) dirty_.insert(p);
+  return true;
 }
 
 void session::maybe_send_end_of_rib() {
@@ -856,7 +902,20 @@ peer_status session::status() const {
     }
     s.bfd = b;
   }
+  s.last_up = last_up_;
+  s.last_down = last_down_;
   return s;
+}
+
+bool session::request_refresh() {
+  if (fsm_.state() != session_state::established || !peer_open_ || !peer_open_->find<cap::route_refresh>()) return false;
+  for (auto f : families_) {
+    bytes b;
+    encode_route_refresh({f, route_refresh_message::normal}, b);
+    send(std::move(b), message_type::route_refresh);
+  }
+  spdlog::info("peer {}: route refresh requested (soft reset in)", cfg_.name());
+  return true;
 }
 
 }  // namespace herald::bgp

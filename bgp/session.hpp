@@ -80,6 +80,9 @@ struct peer_status {
   std::string last_error;  // the more recent of the two
   std::uint64_t flaps = 0;
   std::optional<bfd_status> bfd;  // set when the peer has `bfd` configured
+  // For the gRPC API: when the session last became Established (kept after
+  // it goes down) and when it last went down.
+  std::optional<std::chrono::system_clock::time_point> last_up, last_down;
 };
 
 class session : public std::enable_shared_from_this<session> {
@@ -108,6 +111,17 @@ class session : public std::enable_shared_from_this<session> {
   bool stopped() const { return stopped_; }
   // The peer's BFD session (nullptr without BFD, or while stopped).
   const bfd::session* bfd_session() const;
+  // For the gRPC API (proto/): the OPENs of the current or last session, the
+  // export context adj-out paths are built with, the local TCP address, when
+  // each received prefix arrived, and soft reset in (ROUTE-REFRESH, RFC 2918).
+  const std::optional<wire::open_message>& remote_open() const { return peer_open_; }
+  const std::optional<wire::open_message>& local_open() const { return sent_open_; }
+  export_context exported_with() const { return export_ctx(); }
+  const std::optional<wire::ip_address>& local_address() const { return local_address_; }
+  using rib_in_times = std::unordered_map<wire::ip_prefix, std::chrono::system_clock::time_point, prefix_hash>;
+  const rib_in_times& rib_in_since() const { return rib_in_since_; }
+  // Asks the peer to send its routes again; false if it cannot (not Established, no capability).
+  bool request_refresh();
 
  private:
   void apply(const fsm_transition& t);
@@ -134,6 +148,8 @@ class session : public std::enable_shared_from_this<session> {
   void arm(asio::steady_timer& t, std::chrono::milliseconds d, fsm_event e);
   void schedule_flush(std::chrono::milliseconds delay);
   void flush();
+  // One more part of the initial full sync; false while it waits for the write queue.
+  bool continue_full_sync();
   void send_changes(const rib_changes& c);
   attrs_ref desired(const wire::ip_prefix& p) const;
   export_context export_ctx() const;
@@ -160,7 +176,10 @@ class session : public std::enable_shared_from_this<session> {
   std::optional<wire::ip_address> local_address_;
   wire::bytes rbuf_;
   std::deque<wire::bytes> out_;
+  std::size_t queued_bytes_ = 0;  // in out_
   bool writing_ = false;
+  // The full sync pauses above the high mark and resumes below the low one.
+  static constexpr std::size_t write_queue_high = 8 << 20, write_queue_low = 4 << 20;
 
   asio::steady_timer connect_retry_timer_, hold_timer_, keepalive_timer_, restart_timer_, flush_timer_, stale_timer_;
   bool flush_scheduled_ = false;
@@ -176,6 +195,9 @@ class session : public std::enable_shared_from_this<session> {
   // Per flush: whether an attribute set has a next hop for each family.
   mutable std::unordered_map<const route_attrs*, std::uint8_t> exportable_;
   bool full_sync_ = false;
+  bool sync_waiting_ = false;  // the full sync waits for the write queue to drain
+  std::size_t sync_slot_ = 0;  // where the full sync goes on
+  std::uint64_t sync_layout_ = 0;  // the table's layout generation the walk started in
   bool eor_sent_ = false;
   std::unordered_map<wire::ip_prefix, std::shared_ptr<const wire::path_attributes>, prefix_hash> rib_in_;
   // A restarting peer's routes, kept until its End-of-RIB (RFC 4724 §4.2).
@@ -190,6 +212,9 @@ class session : public std::enable_shared_from_this<session> {
   std::shared_ptr<bfd::service> bfd_svc_;  // set while a BFD session is attached
   std::uint32_t bfd_disc_ = 0;
   bfd_gate bfd_gate_;
+  std::optional<wire::open_message> sent_open_;
+  rib_in_times rib_in_since_;
+  std::optional<std::chrono::system_clock::time_point> last_up_, last_down_;
 };
 
 }  // namespace herald::bgp

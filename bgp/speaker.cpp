@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "bgp/socket_options.hpp"
 
 namespace herald::bgp {
@@ -219,18 +221,65 @@ attrs_ref speaker::intern(const attrs_ref& a) {
 }
 
 void speaker::set_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_prefix>& changed) {
-  auto& table = shared_->routes;
-  auto it = table.find(p);
-  if (!a) {
-    if (it == table.end()) return;
-    table.erase(it);
-  } else if (it != table.end()) {
-    if (it->second == a) return;
-    it->second = std::move(a);
-  } else {
-    table.emplace(p, std::move(a));
+  // The owner's change to a prefix an operator route holds waits until that route is removed.
+  if (auto h = hidden_.find(p); h != hidden_.end()) {
+    h->second = std::move(a);
+    return;
   }
-  changed.push_back(p);
+  write_table_entry(p, std::move(a), changed);
+}
+
+void speaker::write_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_prefix>& changed) {
+  auto& table = shared_->routes;
+  const attrs_ref* have = table.find(p);
+  if (!a) {
+    if (!have) return;
+    table.erase(p);
+  } else {
+    if (have && *have == a) return;
+    table.set(p, std::move(a));
+  }
+  // Only sessions past their full sync need to hear of single changes.
+  if (any_established()) changed.push_back(p);
+  if (keep_route_times_) {
+    if (table.contains(p)) route_times_[p] = std::chrono::system_clock::now();
+    else route_times_.erase(p);
+  }
+}
+
+bool speaker::any_established() const {
+  return std::any_of(sessions_.begin(), sessions_.end(),
+                     [](auto& s) { return s->state() == session_state::established; });
+}
+
+void speaker::add_operator_route(const ip_prefix& p, const route_attrs& a) {
+  std::vector<ip_prefix> changed;
+  if (!hidden_.count(p)) {
+    const attrs_ref* have = shared_->routes.find(p);
+    hidden_[p] = have ? *have : nullptr;
+  }
+  auto ref = intern(std::make_shared<const route_attrs>(a));
+  operator_routes_[p] = ref;
+  write_table_entry(p, ref, changed);
+  notify(changed);
+}
+
+bool speaker::remove_operator_route(const ip_prefix& p) {
+  auto h = hidden_.find(p);
+  if (h == hidden_.end()) return false;
+  auto owner = std::move(h->second);
+  hidden_.erase(h);
+  operator_routes_.erase(p);
+  std::vector<ip_prefix> changed;
+  write_table_entry(p, std::move(owner), changed);
+  notify(changed);
+  return true;
+}
+
+std::optional<std::chrono::system_clock::time_point> speaker::route_since(const ip_prefix& p) const {
+  auto it = route_times_.find(p);
+  if (it == route_times_.end()) return std::nullopt;
+  return it->second;
 }
 
 void speaker::notify(const std::vector<ip_prefix>& changed) {
@@ -259,7 +308,7 @@ void speaker::set_routes(const route_list& routes) {
     keep.reserve(routes.size());
     for (auto& [p, a] : routes) keep.insert(p);
     std::vector<ip_prefix> gone;
-    for (auto& [p, a] : shared_->routes)
+    for (auto [p, a] : shared_->routes)
       if (!keep.count(p)) gone.push_back(p);
     for (auto& p : gone) set_table_entry(p, nullptr, changed);
   } else {
@@ -295,6 +344,8 @@ void speaker::shutdown(std::string reason, std::function<void()> done) {
   drain_timer_.async_wait([this, finish](boost::system::error_code ec) {
     if (ec) return;
     spdlog::info("speaker: drain period over: withdrawing {} routes", shared_->routes.size());
+    operator_routes_.clear();
+    hidden_.clear();
     set_routes({});
     // Give the withdrawals a moment to leave before the NOTIFICATION closes the sessions.
     drain_timer_.expires_after(200ms);

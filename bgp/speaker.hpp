@@ -52,10 +52,27 @@ class speaker {
   // RFC 5880 §6.8.6 reason; TTL not 255; no session); nullopt if not open.
   std::optional<bfd::listener_counters> bfd_counters(bool multihop) const;
 
+  // For the gRPC API (proto/), on the io thread like everything else.
+  const speaker_config& config() const { return cfg_; }
+  const route_table& routes() const { return shared_->routes; }
+  const std::vector<std::shared_ptr<session>>& sessions() const { return sessions_; }
+  // Operator routes (gobgp global rib add / del): announced like the owner's
+  // routes, and kept across set_routes() and reconfigure(). One for a prefix
+  // the owner also announces hides the owner's until it is removed.
+  void add_operator_route(const wire::ip_prefix& p, const route_attrs& a);
+  bool remove_operator_route(const wire::ip_prefix& p);
+  const route_table& operator_routes() const { return operator_routes_; }
+  // Records when each route last changed (route_since); off by default,
+  // since it costs a map entry per route.
+  void keep_route_times() { keep_route_times_ = true; }
+  std::optional<std::chrono::system_clock::time_point> route_since(const wire::ip_prefix& p) const;
+
  private:
   asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor);
   void set_table_entry(const wire::ip_prefix& p, attrs_ref a, std::vector<wire::ip_prefix>& changed);
+  void write_table_entry(const wire::ip_prefix& p, attrs_ref a, std::vector<wire::ip_prefix>& changed);
   void notify(const std::vector<wire::ip_prefix>& changed);
+  bool any_established() const;
   attrs_ref intern(const attrs_ref& a);
   void install_md5(const peer_config& p);
   std::shared_ptr<session> find(const wire::ip_address& a) const;
@@ -67,6 +84,10 @@ class speaker {
   std::shared_ptr<tcp::acceptor> acceptor_;
   std::vector<attrs_ref> interned_;  // one shared object per distinct attribute set
   asio::steady_timer drain_timer_;
+  route_table operator_routes_;
+  std::unordered_map<wire::ip_prefix, attrs_ref, prefix_hash> hidden_;  // owner routes an operator route hides (null: none)
+  bool keep_route_times_ = false;
+  std::unordered_map<wire::ip_prefix, std::chrono::system_clock::time_point, prefix_hash> route_times_;
 };
 
 }  // namespace herald::bgp

@@ -1,6 +1,8 @@
 // herald-speaker: Herald's BGP speaker without Kubernetes (docs/standalone.md).
 // Reads peers and routes from a JSON file, announces them, reloads on SIGHUP,
 // shuts down gracefully on SIGTERM / SIGINT, and writes a JSON status file.
+// Serves the GoBGP-compatible gRPC API (docs/grpc.md) on --grpc ADDR:PORT,
+// 127.0.0.1:50051 by default, so the `gobgp` CLI can inspect it.
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
@@ -12,6 +14,7 @@
 
 #include "bgp/config_json.hpp"
 #include "bgp/speaker.hpp"
+#include "proto/server.hpp"
 
 using namespace herald::bgp;
 namespace asio = boost::asio;
@@ -51,10 +54,12 @@ nlohmann::json bfd_listener_json(const herald::bfd::listener_counters& c) {
 
 struct options {
   std::string config, status_file, log_level = "info";
+  std::string grpc = std::string(herald::proto::default_listen);  // "off": no API
 };
 
 void usage() {
-  std::fprintf(stderr, "usage: herald-speaker --config FILE [--status-file FILE] [--log-level debug|info|warn]\n");
+  std::fprintf(stderr, "usage: herald-speaker --config FILE [--status-file FILE] [--log-level debug|info|warn]\n"
+                       "                      [--grpc ADDR:PORT|off]   (default 127.0.0.1:50051)\n");
 }
 
 nlohmann::json status_json(const speaker& sp) {
@@ -125,6 +130,7 @@ int main(int argc, char** argv) {
     if (a == "--config") opt.config = next();
     else if (a == "--status-file") opt.status_file = next();
     else if (a == "--log-level") opt.log_level = next();
+    else if (a == "--grpc") opt.grpc = next();
     else if (a == "-h" || a == "--help") {
       usage();
       return 0;
@@ -147,7 +153,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   asio::io_context io;
-  speaker sp(io.get_executor(), *cfg);
+  auto summary = fmt::format("{} peers, {} routes, router id {}, AS {}", cfg->peers.size(), cfg->routes.size(),
+                             herald::bgp::wire::ip_address::v4(cfg->router_id).to_string(), cfg->local_asn);
+  // The speaker's table takes the routes: no second copy of a large file's routes.
+  speaker sp(io.get_executor(), std::move(*cfg));
 
   // Status file: at most every 100 ms, and once more after the last change.
   asio::steady_timer status_timer(io);
@@ -165,12 +174,22 @@ int main(int argc, char** argv) {
     });
   });
 
+  // Before start(): the API records when each route changes from the first one on.
+  std::optional<herald::proto::api_server> api;
+  if (opt.grpc != "off") {
+    api.emplace(io.get_executor(), sp);
+    // The API is for inspection: the speaker runs on without it.
+    if (auto r = api->start(opt.grpc); !r) {
+      spdlog::error("{}; continuing without the gRPC API", r.error());
+      api.reset();
+    }
+  }
+
   if (auto ec = sp.start()) return 1;
   // Standalone: every route is in the file, so the initial set is complete now.
   sp.initial_routes_complete();
   flush_status();
-  spdlog::info("herald-speaker: {} peers, {} routes, router id {}, AS {}", cfg->peers.size(), cfg->routes.size(),
-               herald::bgp::wire::ip_address::v4(cfg->router_id).to_string(), cfg->local_asn);
+  spdlog::info("herald-speaker: {}", summary);
 
   asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
   bool stopping = false;
@@ -203,5 +222,6 @@ int main(int argc, char** argv) {
   };
   signals.async_wait(on_signal);
   io.run();
+  if (api) api->stop();
   return 0;
 }

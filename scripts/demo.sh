@@ -17,5 +17,5 @@ if [ "$(id -u)" != 0 ]; then
 fi
 bash scripts/setup.sh
 if [ ! -f build-demo/build.ninja ]; then meson setup build-demo --buildtype=release >/dev/null; fi
-ninja -C build-demo bgp/herald-speaker bgp/herald-bgp-decode >/dev/null
-HERALD_SPEAKER_BIN="$PWD/build-demo/bgp/herald-speaker" exec python3 tests/interop/demo.py "$@"
+ninja -C build-demo proto/herald-speaker bgp/herald-bgp-decode >/dev/null
+HERALD_SPEAKER_BIN="$PWD/build-demo/proto/herald-speaker" exec python3 tests/interop/demo.py "$@"

@@ -9,7 +9,8 @@ packages=(
   g++ clang lld llvm libclang-rt-14-dev meson ninja-build pkg-config git
   libboost1.81-dev nlohmann-json3-dev libnl-3-dev libnl-route-3-dev
   libspdlog-dev catch2 libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
-  protobuf-compiler libssl-dev
+  protobuf-compiler libssl-dev libyaml-cpp-dev
+  python3-yaml python3-jsonschema
   bird2 frr gobgpd tshark prometheus iproute2 iputils-ping procps curl xxd
 )
 daemons=(bird frr gobgpd prometheus)

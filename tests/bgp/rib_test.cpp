@@ -16,8 +16,8 @@ TEST_CASE("adj_rib_out sends only differences") {
   auto a2 = std::make_shared<const route_attrs>(route_attrs{{0xFDE90065}, {}, {}, {}, 50, 0, {}, {}});
   route_table desired{{pfx("198.51.100.1/32"), a1}, {pfx("198.51.100.2/32"), a1}, {pfx("2001:db8::1/128"), a2}};
   auto lookup = [&](const ip_prefix& p) -> attrs_ref {
-    auto it = desired.find(p);
-    return it == desired.end() ? nullptr : it->second;
+    const attrs_ref* a = desired.find(p);
+    return a ? *a : nullptr;
   };
   adj_rib_out out;
   prefix_set all{pfx("198.51.100.1/32"), pfx("198.51.100.2/32"), pfx("2001:db8::1/128")};
@@ -26,13 +26,23 @@ TEST_CASE("adj_rib_out sends only differences") {
   CHECK(c.withdraw.empty());
   CHECK(out.size() == 3);
   CHECK(out.count(afi::ipv4) == 2);
+  {
+    // After a session reset the per-family counts start from zero again.
+    adj_rib_out again = out;
+    again.clear();
+    CHECK(again.count(afi::ipv4) == 0);
+    CHECK(again.count(afi::ipv6) == 0);
+    again.update(all, lookup);
+    CHECK(again.count(afi::ipv4) == 2);
+    CHECK(again.count(afi::ipv6) == 1);
+  }
   // Nothing changed: nothing to send.
   CHECK(out.update(all, lookup).empty());
   // An equal-valued but different object is no change either.
-  desired[pfx("198.51.100.1/32")] = std::make_shared<const route_attrs>(*a1);
+  desired.set(pfx("198.51.100.1/32"), std::make_shared<const route_attrs>(*a1));
   CHECK(out.update(all, lookup).empty());
   // A change and a withdraw.
-  desired[pfx("198.51.100.2/32")] = a2;
+  desired.set(pfx("198.51.100.2/32"), a2);
   desired.erase(pfx("2001:db8::1/128"));
   c = out.update(all, lookup);
   REQUIRE(c.announce.size() == 1);

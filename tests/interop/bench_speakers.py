@@ -96,7 +96,10 @@ def start_sender(lab, kind, ns, fam, pfx):
         with open(f"{d}/speaker.json", "w") as f:
             json.dump(cfg, f)
         p = lab.start("sender", ns, [herald_binary(), "--config", f"{d}/speaker.json",
-                                     "--status-file", f"{d}/status.json", "--log-level", "warn"])
+                                     "--status-file", f"{d}/status.json",
+                                     "--log-level", os.environ.get("HERALD_BENCH_LOG", "warn"),
+                                     # the figures are the speaker's: no API, whose route-age map costs memory per route
+                                     "--grpc", "off"])
         poll("herald-speaker status file", lambda: os.path.exists(f"{d}/status.json")
              or not p.alive(), 120)
         return p

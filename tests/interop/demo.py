@@ -14,6 +14,7 @@
 import argparse
 import json
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -95,6 +96,12 @@ def main():
             print(f"   peer {addr} AS{p['asn']}: {p['state']}, hold time {p['hold_time']} s, "
                   f"advertised {p['advertised']}, capabilities {', '.join(p['capabilities'])}")
 
+        if shutil.which("gobgp") and os.environ.get("HERALD_INTEROP_SPEAKER") == "herald":
+            say("The same, through the stock gobgp CLI (Herald serves GoBGP's gRPC API, docs/grpc.md)")
+            for args_ in (["neighbor"], ["global", "rib"]):
+                show(f"gobgp {' '.join(args_)}   # in node-0",
+                     L.run("gobgp", *args_, ns=bench.nodes[0].ns, check=False))
+
         say("300 connections from the client to the service address spread over the nodes")
         histogram(cns, VIP4)
 
@@ -117,6 +124,7 @@ def main():
                       "(see the lab directory for the socket)")
             for n in bench.nodes:
                 print(f"   cat {n.speaker.status_file}   # node-{n.i}'s speaker status")
+                print(f"   ip netns exec {n.ns} gobgp neighbor   # node-{n.i}'s speaker through its gRPC API")
             print(f"   {herald_binary()} --help")
         else:
             say("Done: cleaning up the namespaces and processes")

@@ -30,7 +30,7 @@ def herald_binary():
     dirs = [os.environ.get("HERALD_BUILD_DIR"), os.environ.get("HERALD_MESON_BUILD_DIR"),
             os.path.join(here, "..", "..", "build")]
     for d in filter(None, dirs):
-        for cand in ["herald-speaker", "bgp/herald-speaker", "agent/herald-speaker"]:
+        for cand in ["herald-speaker", "proto/herald-speaker", "agent/herald-speaker"]:
             p = os.path.join(d, cand)
             if os.access(p, os.X_OK):
                 return os.path.abspath(p)
