@@ -95,7 +95,8 @@ class allocator {
   // A Service was added or changed. The first decision is this Service's;
   // any others are Services that were waiting for an address and got one
   // because this change freed it.
-  std::vector<service_decision> apply_service(const service_view& view);
+  // Taken by value: the core keeps the view (move it in).
+  std::vector<service_decision> apply_service(service_view view);
   // A Service was deleted: its addresses are released (events only), then
   // waiting Services are retried as above.
   std::vector<service_decision> delete_service(const std::string& ns, const std::string& name);
