@@ -115,7 +115,7 @@ void allocator::mark_free(const ip_address& a) {
 
 // Next fit: the first free address at or after the cursor, wrapping once.
 std::optional<u128> allocator::next_free(const pool_state& p) {
-  if (p.free_count() == 0) return std::nullopt;
+  if (p.full()) return std::nullopt;
   auto first_free_from = [&](u128 v) -> std::optional<u128> {
     auto next = p.used.upper_bound(v);
     if (next != p.used.begin()) {

@@ -180,6 +180,20 @@ TEST_CASE("edge pools: a /32 holds one address, /128 too") {
   CHECK(failure_of(a.apply_service(t)[0]) == "no free IPv4 address in ServiceGroup default");
 }
 
+TEST_CASE("whole-space pools /0 hand out addresses too") {
+  allocator a;
+  a.apply_group(group("default", R"({"remote": {"v4pool": {"subnet": "0.0.0.0/0", "pool": "0.0.0.0/0"},
+                                                "v6pool": {"subnet": "::/0", "pool": "::/0"}}})"));
+  auto s = svc("all");
+  s.ip_families = {"IPv4", "IPv6"};
+  s.ip_family_policy = "RequireDualStack";
+  CHECK(a.apply_service(s)[0].ingress_ips == std::vector<std::string>{"0.0.0.0", "::"});
+  auto st = status_of(a.group_statuses(), "default");
+  CHECK(st.families[0].size == "4294967296");
+  CHECK(st.families[1].size == "340282366920938463463374607431768211456");
+  CHECK(st.families[1].in_use == 1);
+}
+
 TEST_CASE("a group at the end of the address space wraps without overflow") {
   allocator a;
   a.apply_group(group("default", v4_remote("255.255.255.254/31", "255.255.255.0/24")));
