@@ -167,14 +167,23 @@ TEST_CASE("address choice is next fit: a freed address waits until the others we
   }
 }
 
+// A dual-stack group of one IPv4 and one IPv6 pool, each pool its own subnet.
+static service_group_input dual_group(const std::string& v4, const std::string& v6) {
+  return group("default", R"({"remote": {"v4pool": {"subnet": ")" + v4 + R"(", "pool": ")" + v4 +
+                              R"("}, "v6pool": {"subnet": ")" + v6 + R"(", "pool": ")" + v6 + R"("}}})");
+}
+
+static service_view require_dual(const std::string& name, std::vector<std::string> families) {
+  auto s = svc(name);
+  s.ip_families = std::move(families);
+  s.ip_family_policy = "RequireDualStack";
+  return s;
+}
+
 TEST_CASE("edge pools: a /32 holds one address, /128 too") {
   allocator a;
-  a.apply_group(group("default", R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.9/32"},
-                                                "v6pool": {"subnet": "2001:db8::/64", "pool": "2001:db8::9/128"}}})"));
-  auto s = svc("one");
-  s.ip_families = {"IPv6", "IPv4"};
-  s.ip_family_policy = "RequireDualStack";
-  auto d = a.apply_service(s)[0];
+  a.apply_group(dual_group("192.0.2.9/32", "2001:db8::9/128"));
+  auto d = a.apply_service(require_dual("one", {"IPv6", "IPv4"}))[0];
   CHECK(d.ingress_ips == std::vector<std::string>{"2001:db8::9", "192.0.2.9"});  // ipFamilies order
   auto t = svc("two");
   CHECK(failure_of(a.apply_service(t)[0]) == "no free IPv4 address in ServiceGroup default");
@@ -182,12 +191,9 @@ TEST_CASE("edge pools: a /32 holds one address, /128 too") {
 
 TEST_CASE("whole-space pools /0 hand out addresses too") {
   allocator a;
-  a.apply_group(group("default", R"({"remote": {"v4pool": {"subnet": "0.0.0.0/0", "pool": "0.0.0.0/0"},
-                                                "v6pool": {"subnet": "::/0", "pool": "::/0"}}})"));
-  auto s = svc("all");
-  s.ip_families = {"IPv4", "IPv6"};
-  s.ip_family_policy = "RequireDualStack";
-  CHECK(a.apply_service(s)[0].ingress_ips == std::vector<std::string>{"0.0.0.0", "::"});
+  a.apply_group(dual_group("0.0.0.0/0", "::/0"));
+  CHECK(a.apply_service(require_dual("all", {"IPv4", "IPv6"}))[0].ingress_ips ==
+        std::vector<std::string>{"0.0.0.0", "::"});
   auto st = status_of(a.group_statuses(), "default");
   CHECK(st.families[0].size == "4294967296");
   CHECK(st.families[1].size == "340282366920938463463374607431768211456");
