@@ -115,7 +115,7 @@ void allocator::mark_free(const ip_address& a) {
 
 // Next fit: the first free address at or after the cursor, wrapping once.
 std::optional<u128> allocator::next_free(const pool_state& p) {
-  if (p.free_count() == 0) return std::nullopt;
+  if (p.full()) return std::nullopt;
   auto first_free_from = [&](u128 v) -> std::optional<u128> {
     auto next = p.used.upper_bound(v);
     if (next != p.used.begin()) {
@@ -655,7 +655,7 @@ group_changes allocator::rebuild(std::vector<service_group_input> groups, const 
   return out;
 }
 
-std::vector<service_decision> allocator::apply_service(const service_view& view) {
+std::vector<service_decision> allocator::apply_service(service_view view) {
   const std::string key = view.key();
   service_decision d = decision_for(view.ns, view.name);
   auto it = services_.find(key);
@@ -684,14 +684,14 @@ std::vector<service_decision> allocator::apply_service(const service_view& view)
     return out;
   }
   bool fresh = it == services_.end();
-  if (fresh) it = services_.emplace(key, service_state{}).first;
+  if (fresh) it = services_.try_emplace(key).first;
   auto& st = it->second;
   if (!fresh && st.view.uid != view.uid) {
     for (auto a : std::vector<ip_address>(st.held)) release(st, a, d, "the Service was deleted and created again");
     st = service_state{};
     fresh = true;
   }
-  st.view = view;
+  st.view = std::move(view);
   if (fresh) adopt(st, d);
   reconcile(st, d);
   std::vector<service_decision> out;  // not {std::move(d)}: an initializer_list copies

@@ -95,7 +95,8 @@ class allocator {
   // A Service was added or changed. The first decision is this Service's;
   // any others are Services that were waiting for an address and got one
   // because this change freed it.
-  std::vector<service_decision> apply_service(const service_view& view);
+  // Taken by value: the core keeps the view (move it in).
+  std::vector<service_decision> apply_service(service_view view);
   // A Service was deleted: its addresses are released (events only), then
   // waiting Services are retried as above.
   std::vector<service_decision> delete_service(const std::string& ns, const std::string& name);
@@ -118,7 +119,13 @@ class allocator {
     std::map<u128, u128> used;  // merged intervals [start, end] of addresses in use
     u128 used_count = 0;
     u128 cursor = 0;  // next address value to try (next fit)
-    u128 free_count() const { return spec.pool.size_minus_one() - used_count + 1; }
+    bool full() const { return used_count != 0 && used_count - 1 == spec.pool.size_minus_one(); }
+    // Saturates for ::/0, whose 2^128 addresses do not fit.
+    u128 free_count() const {
+      if (full()) return 0;
+      u128 free_minus_one = spec.pool.size_minus_one() - used_count;
+      return free_minus_one == ~u128{0} ? free_minus_one : free_minus_one + 1;
+    }
   };
   struct group_state {
     service_group_input input;

@@ -67,7 +67,8 @@ class spec_reader {
     if (range->family() != family)
       return fail(path + ".pool", in_quotes(*text) + " is not " + std::string(family_name(family))), std::nullopt;
     if (subnet->base.family != family)
-      return fail(path + ".subnet", in_quotes(*subnet_text) + " is not " + std::string(family_name(family))), std::nullopt;
+      return fail(path + ".subnet", in_quotes(*subnet_text) + " is not " + std::string(family_name(family))),
+             std::nullopt;
     if (!subnet->range().contains(*range))
       return fail(path + ".pool", in_quotes(*text) + " is not inside its subnet " + subnet->to_string()), std::nullopt;
     unsigned aggregation = subnet->length;

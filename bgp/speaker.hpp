@@ -61,7 +61,9 @@ class speaker {
   // the owner also announces hides the owner's until it is removed.
   void add_operator_route(const wire::ip_prefix& p, const route_attrs& a);
   bool remove_operator_route(const wire::ip_prefix& p);
-  const route_table& operator_routes() const { return operator_routes_; }
+  // Routes added through the gRPC API (few): prefix → attributes.
+  using operator_route_table = std::unordered_map<wire::ip_prefix, attrs_ref, prefix_hash>;
+  const operator_route_table& operator_routes() const { return operator_routes_; }
   // Records when each route last changed (route_since); off by default,
   // since it costs a map entry per route.
   void keep_route_times() { keep_route_times_ = true; }
@@ -84,7 +86,7 @@ class speaker {
   std::shared_ptr<tcp::acceptor> acceptor_;
   std::vector<attrs_ref> interned_;  // one shared object per distinct attribute set
   asio::steady_timer drain_timer_;
-  route_table operator_routes_;
+  operator_route_table operator_routes_;
   std::unordered_map<wire::ip_prefix, attrs_ref, prefix_hash> hidden_;  // owner routes an operator route hides (null: none)
   bool keep_route_times_ = false;
   std::unordered_map<wire::ip_prefix, std::chrono::system_clock::time_point, prefix_hash> route_times_;

@@ -167,17 +167,37 @@ TEST_CASE("address choice is next fit: a freed address waits until the others we
   }
 }
 
+// A dual-stack group of one IPv4 and one IPv6 pool, each pool its own subnet.
+static service_group_input dual_group(const std::string& v4, const std::string& v6) {
+  return group("default", R"({"remote": {"v4pool": {"subnet": ")" + v4 + R"(", "pool": ")" + v4 +
+                              R"("}, "v6pool": {"subnet": ")" + v6 + R"(", "pool": ")" + v6 + R"("}}})");
+}
+
+static service_view require_dual(const std::string& name, std::vector<std::string> families) {
+  auto s = svc(name);
+  s.ip_families = std::move(families);
+  s.ip_family_policy = "RequireDualStack";
+  return s;
+}
+
 TEST_CASE("edge pools: a /32 holds one address, /128 too") {
   allocator a;
-  a.apply_group(group("default", R"({"remote": {"v4pool": {"subnet": "192.0.2.0/24", "pool": "192.0.2.9/32"},
-                                                "v6pool": {"subnet": "2001:db8::/64", "pool": "2001:db8::9/128"}}})"));
-  auto s = svc("one");
-  s.ip_families = {"IPv6", "IPv4"};
-  s.ip_family_policy = "RequireDualStack";
-  auto d = a.apply_service(s)[0];
+  a.apply_group(dual_group("192.0.2.9/32", "2001:db8::9/128"));
+  auto d = a.apply_service(require_dual("one", {"IPv6", "IPv4"}))[0];
   CHECK(d.ingress_ips == std::vector<std::string>{"2001:db8::9", "192.0.2.9"});  // ipFamilies order
   auto t = svc("two");
   CHECK(failure_of(a.apply_service(t)[0]) == "no free IPv4 address in ServiceGroup default");
+}
+
+TEST_CASE("whole-space pools /0 hand out addresses too") {
+  allocator a;
+  a.apply_group(dual_group("0.0.0.0/0", "::/0"));
+  CHECK(a.apply_service(require_dual("all", {"IPv4", "IPv6"}))[0].ingress_ips ==
+        std::vector<std::string>{"0.0.0.0", "::"});
+  auto st = status_of(a.group_statuses(), "default");
+  CHECK(st.families[0].size == "4294967296");
+  CHECK(st.families[1].size == "340282366920938463463374607431768211456");
+  CHECK(st.families[1].in_use == 1);
 }
 
 TEST_CASE("a group at the end of the address space wraps without overflow") {
@@ -657,4 +677,66 @@ TEST_CASE("the sole holder of an address may change its sharing key; the address
   auto other = svc("o", {{"herald.dev/allow-shared-ip", "old"}});
   other.ports = {{"TCP", 9090}};
   CHECK(a.apply_service(other)[0].ingress_ips == std::vector<std::string>{"192.0.2.1"});
+}
+
+TEST_CASE("random adds, deletes, group edits and restarts never give one address to two Services") {
+  // A small pool and many operations: every state is checked against the
+  // invariants (distinct addresses, inside the pool unless kept after a
+  // shrink, failures only when the pool is full).
+  std::uint64_t seed = 12345;
+  auto next = [&seed](std::uint64_t n) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (seed >> 33) % n;
+  };
+  allocator a;
+  std::map<std::string, service_view> live;
+  std::string pool = "192.0.2.0/28";
+  a.apply_group(group("default", v4_remote(pool)));
+  int operations = 0;
+  for (int step = 0; step < 3000; ++step, ++operations) {
+    auto op = next(100);
+    std::string name = "s" + std::to_string(next(24));
+    if (op < 55) {
+      auto v = live.count(name) ? live[name] : svc(name);
+      for (auto& d : a.apply_service(v))
+        if (live.count(d.name) || d.name == name) live[d.name] = applied(d.name == name ? v : live[d.name], d);
+    } else if (op < 90) {
+      for (auto& d : a.delete_service("default", name))
+        if (d.name != name && live.count(d.name)) live[d.name] = applied(live[d.name], d);
+      live.erase(name);
+    } else if (op < 96) {
+      pool = next(2) ? "192.0.2.0/28" : "192.0.2.0/29";
+      for (auto& d : a.apply_group(group("default", v4_remote(pool))).services)
+        if (live.count(d.name)) live[d.name] = applied(live[d.name], d);
+    } else {
+      std::vector<service_view> all;
+      for (auto& [n, v] : live) all.push_back(v);
+      allocator restarted;
+      auto out = restarted.rebuild({group("default", v4_remote(pool))}, all);
+      for (auto& d : out.services) {
+        CHECK_FALSE(d.write);  // a restart changes nothing
+        live[d.name] = applied(live[d.name], d);
+      }
+      a = std::move(restarted);
+    }
+    std::set<std::string> seen;
+    std::size_t held = 0;
+    for (auto& [n, v] : live) {
+      auto got = ips(a, n);
+      REQUIRE(got == v.ingress_ips);  // the table and the written status agree
+      for (auto& ip : got) {
+        INFO("step " << step << ": " << ip << " held twice");
+        REQUIRE(seen.insert(ip).second);
+        ++held;
+      }
+    }
+    auto capacity = pool == "192.0.2.0/28" ? 16u : 8u;
+    if (held < capacity) {
+      for (auto& [n, v] : live) {
+        INFO("step " << step << ": " << n << " waits although addresses are free");
+        if (capacity == 16) CHECK(v.ingress_ips.size() == 1);
+      }
+    }
+  }
+  CHECK(operations == 3000);
 }
