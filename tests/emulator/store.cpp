@@ -516,6 +516,16 @@ api_result<json> store::create(const resource_type& t, const std::string& ns, js
     if (auto e = validate_service(body, nullptr, name)) return *e;
   }
   if (t.group.empty() && t.kind == "Namespace") body["status"] = {{"phase", "Active"}};
+  if (t.group == "events.k8s.io") {
+    // events.k8s.io/v1 validation (kube-api.md §4).
+    std::vector<schema_violation> v;
+    for (const char* f : {"eventTime", "reportingController", "reportingInstance", "action", "reason", "type"})
+      if (!body.contains(f) || body[f].is_null() || body[f] == "")
+        v.push_back({f, "FieldValueRequired", std::string(f) + ": Required value"});
+    if (body.contains("note") && body["note"].is_string() && body["note"].get<std::string>().size() > 1024)
+      v.push_back({"note", "FieldValueTooLong", "note: Too long: may not be longer than 1024"});
+    if (!v.empty()) return invalid_fields(t, name, v);
+  }
   if (is_crd_type(t)) {
     auto served = types_from_crd(body);
     if (!served) return served.error();
