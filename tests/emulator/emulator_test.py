@@ -242,6 +242,40 @@ def test_watch_semantics():
         emu.stop()
 
 
+def test_bookmarks():
+    emu = Emulator("--bookmark-interval-ms", "300")
+    try:
+        emu.request("POST", SVC, service("a"))
+        t0 = time.time()
+        w = Watch(emu, SVC + "?watch=1&allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan")
+        check(w.next()["type"] == "ADDED", "initial ADDED")
+        ev = w.next()
+        check(ev["type"] == "BOOKMARK" and
+              ev["object"]["metadata"].get("annotations", {}).get("k8s.io/initial-events-end") == "true",
+              "sendInitialEvents ends with an initial-events-end bookmark: %s" % ev)
+        ev = w.next()
+        took = time.time() - t0
+        check(ev["type"] == "BOOKMARK" and 0.2 < took < 2, "periodic bookmark after %.2fs" % took)
+        w.close()
+        w = Watch(emu, SVC + "?watch=1&timeoutSeconds=3")
+        w.next()  # ADDED
+        check(w.next() is None, "no bookmarks without allowWatchBookmarks")
+        w.close()
+    finally:
+        emu.stop()
+    emu = Emulator("--bookmark-interval-ms", "600000")
+    try:
+        t0 = time.time()
+        w = Watch(emu, SVC + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion=1")
+        ev = w.next()
+        took = time.time() - t0
+        check(ev["type"] == "BOOKMARK" and 0.7 < took < 2.5, "bookmark about 2 s before the deadline (%.2fs)" % took)
+        check(w.next() is None, "stream ends at the deadline")
+        w.close()
+    finally:
+        emu.stop()
+
+
 def test_writes():
     emu = Emulator()
     try:
@@ -581,6 +615,7 @@ def main():
         test_kubectl()
     else:
         test_watch_semantics()
+        test_bookmarks()
         test_writes()
         test_faults()
         test_tls_and_tokens()
