@@ -305,6 +305,14 @@ def test_writes():
         st, _, _ = emu.request("PATCH", PEERS + "/r1", {"spec": {"peerASN": 1}},
                                "application/strategic-merge-patch+json")
         check(st == 415, "strategic merge on a custom resource is 415")
+        st, body, _ = emu.request("POST", SVC, {"metadata": {"name": "odd"}, "spec": "not an object"})
+        check(st in (400, 422), "a malformed object is an error answer, not a crash (%d)" % st)
+        st, body, _ = emu.request("POST", SVC, {"metadata": {"name": "odd2"},
+                                                "spec": {"ports": [{"port": 80}], "allocateLoadBalancerNodePorts": "x",
+                                                         "type": "LoadBalancer"}})
+        check(st in (400, 422) or st == 201, "odd field types answered (%d)" % st)
+        st, _, _ = emu.request("GET", SVC + "?labelSelector=%zz")
+        check(st in (200, 400), "bad percent-encoding answered")
         st, body, _ = emu.request("POST", PEERS, peer("r2", asn="x"))
         check(st == 422 and body["reason"] == "Invalid", "schema violation is 422")
         st, body, _ = emu.request("POST", PEERS + "?fieldValidation=Strict",

@@ -42,8 +42,14 @@ namespace {
 std::string percent_decode(const std::string& s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
       i += 2;
     } else if (s[i] == '+') {
       out += ' ';
@@ -483,6 +489,20 @@ struct server::impl : std::enable_shared_from_this<impl> {
     return resource(req, t, *r, watch);
   }
 
+  // Objects of unexpected shape (a string where an object belongs) make
+  // nlohmann::json throw deep in defaulting or printing; the real server
+  // answers such requests with an error and so does this one.
+  std::variant<reply, watch_request> safe_dispatch(const http::request<http::string_body>& req, std::uint64_t conn,
+                                                   bool client_cert_ok, std::string& verb) {
+    try {
+      return dispatch(req, conn, client_cert_ok, verb);
+    } catch (const json::exception& e) {
+      return error_reply(bad_request(std::string("the request could not be handled: ") + e.what()));
+    } catch (const std::exception& e) {
+      return error_reply(api_error{500, "InternalError", std::string("Internal error occurred: ") + e.what(), json()});
+    }
+  }
+
   reply discovery(const http::request<http::string_body>& req, const target& t) {
     if (req.method() != http::verb::get) return error_reply(path_not_found());
     const auto& seg = t.segments;
@@ -831,7 +851,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
       http::request<http::string_body> req = parser.release();
       const bool keep_alive = req.keep_alive();
       std::string verb;
-      auto outcome = dispatch(req, id, client_cert_ok, verb);
+      auto outcome = safe_dispatch(req, id, client_cert_ok, verb);
       const bool admin_request = req.target().starts_with("/_emulator/");
       if (delay.count() > 0 && !admin_request) {
         asio::steady_timer t(io, delay);

@@ -468,8 +468,24 @@ std::optional<api_error> store::prune_default_validate(const resource_type& t, c
   return std::nullopt;
 }
 
-api_result<json> store::create(const resource_type& t, const std::string& ns, json body, bool strict_fields) {
+namespace {
+
+// Typed decoding on the real server refuses a non-object where an object
+// belongs (metadata, spec, status).
+std::optional<api_error> shape_error(const resource_type& t, const json& body) {
   if (!body.is_object()) return bad_request("the body of the request was in an unknown format");
+  for (const char* f : {"metadata", "spec", "status"})
+    if (body.contains(f) && !body[f].is_object() && !body[f].is_null())
+      return bad_request(t.kind + " in version \"" + t.version + "\" cannot be handled as a " + t.kind +
+                         ": json: cannot unmarshal " + std::string(body[f].type_name()) + " into Go struct field " +
+                         t.kind + "." + f);
+  return std::nullopt;
+}
+
+}  // namespace
+
+api_result<json> store::create(const resource_type& t, const std::string& ns, json body, bool strict_fields) {
+  if (auto e = shape_error(t, body)) return *e;
   if (body.contains("apiVersion") && body["apiVersion"] != t.api_version())
     return bad_request("the API version in the data (" + body["apiVersion"].dump() +
                        ") does not match the expected API version (" + t.api_version() + ")");
@@ -542,7 +558,7 @@ api_result<json> store::create(const resource_type& t, const std::string& ns, js
 api_result<json> store::finish_update(const resource_type& t, const std::string& ns, const std::string& name,
                                       const json& old, json next, const std::string& subresource,
                                       bool strict_fields) {
-  if (!next.is_object()) return bad_request("the body of the request was in an unknown format");
+  if (auto e = shape_error(t, next)) return *e;
   if (!next.contains("metadata") || !next["metadata"].is_object()) next["metadata"] = json::object();
   const std::string new_name = meta_string(next, "name");
   if (!new_name.empty() && new_name != name)
