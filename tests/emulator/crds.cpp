@@ -22,21 +22,27 @@ std::string read_file(const std::filesystem::path& p) {
 }
 
 void create_object(store& s, const json& obj, const std::string& origin) {
-  const std::string api_version = obj.value("apiVersion", "");
-  const std::string kind = obj.value("kind", "");
-  const resource_type* t = s.find_kind(api_version, kind);
-  if (!t) throw std::runtime_error(origin + ": no served type for " + api_version + " " + kind);
-  std::string ns;
-  if (t->namespaced) {
-    ns = obj.contains("metadata") ? obj["metadata"].value("namespace", "default") : "default";
-    const resource_type* nt = s.find_type("", "v1", "namespaces");
-    if (nt && !s.get(*nt, "", ns)) (void)s.create(*nt, "", json{{"metadata", {{"name", ns}}}});
-  }
-  auto made = s.create(*t, ns, obj);
+  auto made = create_any(s, obj);
   if (!made) throw std::runtime_error(origin + ": " + made.error().message);
 }
 
 }  // namespace
+
+api_result<json> create_any(store& s, const json& obj) {
+  if (!obj.is_object()) return bad_request("not an object");
+  const std::string api_version = obj.value("apiVersion", "");
+  const std::string kind = obj.value("kind", "");
+  const resource_type* t = s.find_kind(api_version, kind);
+  if (!t) return bad_request("no served type for " + api_version + " " + kind);
+  std::string ns;
+  if (t->namespaced) {
+    ns = obj.contains("metadata") && obj["metadata"].is_object() ? obj["metadata"].value("namespace", "default")
+                                                                  : "default";
+    const resource_type* nt = s.find_type("", "v1", "namespaces");
+    if (nt && !s.get(*nt, "", ns)) (void)s.create(*nt, "", json{{"metadata", {{"name", ns}}}});
+  }
+  return s.create(*t, ns, obj);
+}
 
 std::size_t load_crd_directory(store& s, const std::string& dir) {
   std::vector<std::filesystem::path> files;

@@ -14,5 +14,8 @@ namespace herald::emulator {
 std::size_t load_crd_directory(store& s, const std::string& dir);
 // Creates every object in the YAML file; returns how many.
 std::size_t load_objects(store& s, const std::string& file);
+// Creates one object from its apiVersion / kind (and metadata.namespace,
+// default "default", created if missing). Untrusted input: returns errors.
+api_result<json> create_any(store& s, const json& obj);
 
 }  // namespace herald::emulator

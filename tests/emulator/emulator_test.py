@@ -242,6 +242,40 @@ def test_watch_semantics():
         emu.stop()
 
 
+def test_bookmarks():
+    emu = Emulator("--bookmark-interval-ms", "300")
+    try:
+        emu.request("POST", SVC, service("a"))
+        t0 = time.time()
+        w = Watch(emu, SVC + "?watch=1&allowWatchBookmarks=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan")
+        check(w.next()["type"] == "ADDED", "initial ADDED")
+        ev = w.next()
+        check(ev["type"] == "BOOKMARK" and
+              ev["object"]["metadata"].get("annotations", {}).get("k8s.io/initial-events-end") == "true",
+              "sendInitialEvents ends with an initial-events-end bookmark: %s" % ev)
+        ev = w.next()
+        took = time.time() - t0
+        check(ev["type"] == "BOOKMARK" and 0.2 < took < 2, "periodic bookmark after %.2fs" % took)
+        w.close()
+        w = Watch(emu, SVC + "?watch=1&timeoutSeconds=3")
+        w.next()  # ADDED
+        check(w.next() is None, "no bookmarks without allowWatchBookmarks")
+        w.close()
+    finally:
+        emu.stop()
+    emu = Emulator("--bookmark-interval-ms", "600000")
+    try:
+        t0 = time.time()
+        w = Watch(emu, SVC + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion=1")
+        ev = w.next()
+        took = time.time() - t0
+        check(ev["type"] == "BOOKMARK" and 0.7 < took < 2.5, "bookmark about 2 s before the deadline (%.2fs)" % took)
+        check(w.next() is None, "stream ends at the deadline")
+        w.close()
+    finally:
+        emu.stop()
+
+
 def test_writes():
     emu = Emulator()
     try:
@@ -271,6 +305,14 @@ def test_writes():
         st, _, _ = emu.request("PATCH", PEERS + "/r1", {"spec": {"peerASN": 1}},
                                "application/strategic-merge-patch+json")
         check(st == 415, "strategic merge on a custom resource is 415")
+        st, body, _ = emu.request("POST", SVC, {"metadata": {"name": "odd"}, "spec": "not an object"})
+        check(st in (400, 422), "a malformed object is an error answer, not a crash (%d)" % st)
+        st, body, _ = emu.request("POST", SVC, {"metadata": {"name": "odd2"},
+                                                "spec": {"ports": [{"port": 80}], "allocateLoadBalancerNodePorts": "x",
+                                                         "type": "LoadBalancer"}})
+        check(st in (400, 422) or st == 201, "odd field types answered (%d)" % st)
+        st, _, _ = emu.request("GET", SVC + "?labelSelector=%zz")
+        check(st in (200, 400), "bad percent-encoding answered")
         st, body, _ = emu.request("POST", PEERS, peer("r2", asn="x"))
         check(st == 422 and body["reason"] == "Invalid", "schema violation is 422")
         st, body, _ = emu.request("POST", PEERS + "?fieldValidation=Strict",
@@ -297,6 +339,14 @@ def test_writes():
         st, body, _ = emu.request("GET", "/apis")
         groups = {g["name"] for g in body["groups"]}
         check({"herald.dev", "discovery.k8s.io", "coordination.k8s.io"} <= groups, "groups in /apis: %s" % groups)
+        # Table output, as kubectl get asks for it.
+        table_accept = {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"}
+        st, body, _ = emu.request("GET", SVC, headers=table_accept)
+        check(st == 200 and body["kind"] == "Table" and body["columnDefinitions"][3]["name"] == "External-IP" and
+              body["rows"][0]["cells"][3] == "192.0.2.10", "Service Table shows EXTERNAL-IP")
+        st, body, _ = emu.request("GET", PEERS + "/r1", headers=table_accept)
+        check([c["name"] for c in body["columnDefinitions"]][:3] == ["Name", "Address", "Peer ASN"],
+              "BGPPeer Table uses additionalPrinterColumns")
         st, body, _ = emu.request("GET", "/api/v1")
         names = {r["name"] for r in body["resources"]}
         check({"services", "services/status", "nodes", "secrets", "events"} <= names, "core resources")
@@ -349,6 +399,15 @@ def test_faults():
         t0 = time.time()
         emu.request("GET", SVC)
         check(time.time() - t0 < 0.3, "reset-faults removes the delay")
+        st, body, _ = emu.request("POST", "/_emulator/objects",
+                                  {"kind": "List", "items": [service("bulk%d" % i) for i in range(50)]})
+        check(st == 200 and body["created"] == 50, "bulk create via /_emulator/objects")
+        w = Watch(emu, SVC + "?watch=1&resourceVersion=" + body["resourceVersion"])
+        st, body, _ = emu.request("POST", "/_emulator/touch?kind=Service&count=120")
+        check(st == 200 and body["touched"] == 120, "touch")
+        seen = sum(1 for _ in range(120) if w.next()["type"] == "MODIFIED")
+        check(seen == 120, "touch makes one MODIFIED event each: %d" % seen)
+        w.close()
         st, log, _ = emu.request("GET", "/_emulator/requests")
         check(any(e["verb"] == "watch" for e in log), "request log records watches")
     finally:
@@ -453,6 +512,8 @@ def kubectl_scenario(emu, minor, full=True, kubeconfig=None):
               tag + "apply -f creates: " + out + err)
         rc, out, err = run("get", "svc/web", "bgpp/router1", "lbnodeagents/default")
         check(rc == 0 and "web" in out and "router1" in out and "default" in out, tag + "get: " + out + err)
+        check("EXTERNAL-IP" in out and "<pending>" in out and "192.0.2.1" in out,
+              tag + "get prints the server's Table columns: " + out)
         rc, out, err = run("get", "bgppeers", "router1", "-o", "json")
         obj = json.loads(out) if rc == 0 else {}
         check(obj.get("spec", {}).get("bfd") == {"minTx": 100, "minRx": 300, "multiplier": 3},
@@ -562,6 +623,7 @@ def main():
         test_kubectl()
     else:
         test_watch_semantics()
+        test_bookmarks()
         test_writes()
         test_faults()
         test_tls_and_tokens()

@@ -5,7 +5,9 @@
 // with non-trivial destructors inside a co_await expression.
 #include "server.hpp"
 
+#include "crds.hpp"
 #include "discovery.hpp"
+#include "table.hpp"
 #include "tls.hpp"
 #include "yaml_json.hpp"
 
@@ -40,8 +42,14 @@ namespace {
 std::string percent_decode(const std::string& s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
       i += 2;
     } else if (s[i] == '+') {
       out += ' ';
@@ -169,7 +177,16 @@ struct watch_request {
   bool bookmarks = false;
   bool send_initial_events = false;
   std::optional<long> timeout_seconds;
+  bool table = false;  // Accept: …;as=Table: event objects are one-row Tables
+  std::string include_object;
 };
+
+bool wants_table(const http::request<http::string_body>& req) {
+  const std::string accept(req[http::field::accept]);
+  const auto first = accept.substr(0, accept.find(','));
+  return first.find("as=Table") != std::string::npos && first.find("g=meta.k8s.io") != std::string::npos &&
+         first.find("v=v1") != std::string::npos && first.find("v=v1beta1") == std::string::npos;
+}
 
 struct fault_rule {
   int code = 500;
@@ -365,11 +382,16 @@ struct server::impl : std::enable_shared_from_this<impl> {
     return std::nullopt;
   }
 
+  static std::string watch_line(const watch_request& r, const char* type, const json& obj) {
+    if (!r.table) return event_line(type, obj);
+    return event_line(type, to_table(*r.type, obj, r.include_object, std::chrono::system_clock::now()));
+  }
+
   void fan_out(const change& c) {
     for (auto& w : live_watchers()) {
       if (w->expired || w->dropped) continue;
       if (auto ev = filter_change(c, w->req)) {
-        w->lines.push_back(event_line(ev->first, *ev->second));
+        w->lines.push_back(watch_line(w->req, ev->first, *ev->second));
         w->wake.cancel();
       }
     }
@@ -467,6 +489,20 @@ struct server::impl : std::enable_shared_from_this<impl> {
     return resource(req, t, *r, watch);
   }
 
+  // Objects of unexpected shape (a string where an object belongs) make
+  // nlohmann::json throw deep in defaulting or printing; the real server
+  // answers such requests with an error and so does this one.
+  std::variant<reply, watch_request> safe_dispatch(const http::request<http::string_body>& req, std::uint64_t conn,
+                                                   bool client_cert_ok, std::string& verb) {
+    try {
+      return dispatch(req, conn, client_cert_ok, verb);
+    } catch (const json::exception& e) {
+      return error_reply(bad_request(std::string("the request could not be handled: ") + e.what()));
+    } catch (const std::exception& e) {
+      return error_reply(api_error{500, "InternalError", std::string("Internal error occurred: ") + e.what(), json()});
+    }
+  }
+
   reply discovery(const http::request<http::string_body>& req, const target& t) {
     if (req.method() != http::verb::get) return error_reply(path_not_found());
     const auto& seg = t.segments;
@@ -546,6 +582,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
           w.fields = std::move(sel->second);
           w.bookmarks = t.flag("allowWatchBookmarks");
           w.send_initial_events = t.flag("sendInitialEvents");
+          w.table = wants_table(req);
+          w.include_object = t.get("includeObject");
           if (t.has("timeoutSeconds")) {
             try {
               w.timeout_seconds = std::stol(t.get("timeoutSeconds"));
@@ -557,7 +595,10 @@ struct server::impl : std::enable_shared_from_this<impl> {
         }
         if (!r.name.empty()) {
           auto got = objects.get(type, r.ns, r.name);
-          return got ? json_reply(http::status::ok, *got) : error_reply(got.error());
+          if (!got) return error_reply(got.error());
+          if (wants_table(req))
+            return json_reply(http::status::ok, to_table(type, *got, t.get("includeObject"), std::chrono::system_clock::now()));
+          return json_reply(http::status::ok, *got);
         }
         auto sel = selectors(t, type, "");
         if (!sel) return error_reply(sel.error());
@@ -575,7 +616,10 @@ struct server::impl : std::enable_shared_from_this<impl> {
           }
         }
         auto listed = objects.list(type, r.ns, lo);
-        return listed ? json_reply(http::status::ok, *listed) : error_reply(listed.error());
+        if (!listed) return error_reply(listed.error());
+        if (wants_table(req))
+          return json_reply(http::status::ok, to_table(type, *listed, t.get("includeObject"), std::chrono::system_clock::now()));
+        return json_reply(http::status::ok, *listed);
       }
       case http::verb::post: {
         if (!r.name.empty()) return error_reply(api_error{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", json()});
@@ -684,6 +728,10 @@ struct server::impl : std::enable_shared_from_this<impl> {
         opt.bookmark_interval = std::chrono::milliseconds(std::stol(t.get("ms")));
       } else if (what == "rotate-token") {
         return json_reply(http::status::ok, {{"token", rotate_token()}});
+      } else if (what == "objects") {
+        return bulk_create(req);
+      } else if (what == "touch") {
+        return touch(t);
       } else if (what == "reset-faults") {
         faults.clear();
         expire_next_watches = 0;
@@ -697,6 +745,45 @@ struct server::impl : std::enable_shared_from_this<impl> {
     }
     return json_reply(http::status::ok, {{"ok", true}, {"resourceVersion", std::to_string(objects.current_rv())}});
   }
+
+  // POST /_emulator/objects: one object, an array or a List, created in order.
+  reply bulk_create(const http::request<http::string_body>& req) {
+    json body = json::parse(req.body(), nullptr, false);
+    if (body.is_discarded()) return error_reply(bad_request("body is not JSON"));
+    json items = body.is_array() ? body : (body.is_object() && body.contains("items") ? body["items"] : json::array({body}));
+    std::size_t created = 0;
+    for (const auto& item : items) {
+      auto made = create_any(objects, item);
+      if (!made) return error_reply(made.error());
+      ++created;
+    }
+    return json_reply(http::status::ok, {{"created", created}, {"resourceVersion", std::to_string(objects.current_rv())}});
+  }
+
+  // POST /_emulator/touch: `count` merge patches of one annotation, round
+  // robin over the existing objects of a kind: a cheap source of MODIFIED
+  // events for benchmarks.
+  reply touch(const target& t) {
+    const resource_type* type = objects.find_kind(t.has("apiVersion") ? t.get("apiVersion") : "v1",
+                                                  t.has("kind") ? t.get("kind") : "Service");
+    if (!type) return error_reply(bad_request("unknown apiVersion/kind"));
+    list_options lo;
+    lo.resource_version = "0";
+    auto listed = objects.list(*type, t.get("namespace"), lo);
+    if (!listed) return error_reply(listed.error());
+    const json& items = (*listed)["items"];
+    const long count = t.has("count") ? std::stol(t.get("count")) : 1;
+    if (items.empty()) return error_reply(bad_request("no objects to touch"));
+    for (long i = 0; i < count; ++i) {
+      const json& meta = items[static_cast<std::size_t>(i) % items.size()]["metadata"];
+      ++touch_counter;
+      json p = {{"metadata", {{"annotations", {{"emulator.herald.dev/touch", std::to_string(touch_counter)}}}}}};
+      auto r = objects.patch(*type, meta.value("namespace", ""), meta["name"].get<std::string>(), patch_kind::merge, p, "");
+      if (!r) return error_reply(r.error());
+    }
+    return json_reply(http::status::ok, {{"touched", count}, {"resourceVersion", std::to_string(objects.current_rv())}});
+  }
+  std::uint64_t touch_counter = 0;
 
   // ---- coroutines ----
 
@@ -736,11 +823,14 @@ struct server::impl : std::enable_shared_from_this<impl> {
     co_await self->serve(stream, cert_ok);
   }
 
-  // Keeps the connection in the registry while the coroutine runs.
+  // Keeps the connection in the registry while the coroutine runs. Weak:
+  // at shutdown the io_context may destroy frames after the server.
   struct connection_guard {
-    impl* owner;
+    std::weak_ptr<impl> owner;
     std::uint64_t id;
-    ~connection_guard() { owner->connections.erase(id); }
+    ~connection_guard() {
+      if (auto o = owner.lock()) o->connections.erase(id);
+    }
   };
 
   template <class Stream>
@@ -751,7 +841,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
       beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ec);
       beast::get_lowest_layer(stream).socket().close(ec);
     };
-    connection_guard guard{this, id};
+    connection_guard guard{weak_from_this(), id};
     beast::flat_buffer buffer;
     for (;;) {
       http::request_parser<http::string_body> parser;
@@ -761,7 +851,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
       http::request<http::string_body> req = parser.release();
       const bool keep_alive = req.keep_alive();
       std::string verb;
-      auto outcome = dispatch(req, id, client_cert_ok, verb);
+      auto outcome = safe_dispatch(req, id, client_cert_ok, verb);
       const bool admin_request = req.target().starts_with("/_emulator/");
       if (delay.count() > 0 && !admin_request) {
         asio::steady_timer t(io, delay);
@@ -824,7 +914,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
       finish_now = true;
     } else {
       for (const auto& c : start->initial)
-        if (auto ev = filter_change(c, w->req)) w->lines.push_back(event_line(ev->first, *ev->second));
+        if (auto ev = filter_change(c, w->req)) w->lines.push_back(watch_line(w->req, ev->first, *ev->second));
       if (w->req.send_initial_events && w->req.bookmarks)
         w->lines.push_back(event_line("BOOKMARK", bookmark(type, true)));
       watchers.push_back(w);

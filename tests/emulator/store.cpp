@@ -219,9 +219,12 @@ void store::record(change c) {
 }
 
 bool store::matches(const json& obj, const label_selector& labels, const field_selector& fields) {
-  const json& meta = obj.contains("metadata") ? obj["metadata"] : json();
-  const json labels_json = meta.is_object() && meta.contains("labels") ? meta["labels"] : json::object();
-  return labels.matches(labels_json) && fields.matches(obj);
+  if (labels.requirements.empty() && fields.requirements.empty()) return true;
+  static const json no_labels = json::object();
+  const json* labels_json = &no_labels;
+  if (obj.contains("metadata") && obj["metadata"].is_object() && obj["metadata"].contains("labels"))
+    labels_json = &obj["metadata"]["labels"];
+  return labels.matches(*labels_json) && fields.matches(obj);
 }
 
 api_result<json> store::get(const resource_type& t, const std::string& ns, const std::string& name) const {
@@ -231,20 +234,17 @@ api_result<json> store::get(const resource_type& t, const std::string& ns, const
   return ok(b->objects.at(key));
 }
 
-api_result<std::map<std::string, json>> store::snapshot_at(const resource_type& t, std::uint64_t rv) const {
+api_result<std::map<std::string, const json*>> store::overlay_at(const resource_type& t, std::uint64_t rv) const {
   if (rv < compacted_)
     return api_error{410, "Expired", "The resourceVersion for the provided list is too old.", json()};
-  std::map<std::string, json> snap;
-  if (const bucket* b = find_bucket(t)) snap = b->objects;
+  // Walking back from the newest change, the oldest change after `rv` wins:
+  // its previous state is the state at `rv` (null pointer: absent then).
+  std::map<std::string, const json*> overlay;
   for (auto it = history_.rbegin(); it != history_.rend() && it->rv > rv; ++it) {
     if (it->type_info != &t) continue;
-    if (it->type == event_type::added) {
-      snap.erase(it->key);
-    } else {
-      snap[it->key] = it->previous;
-    }
+    overlay[it->key] = it->type == event_type::added ? nullptr : &it->previous;
   }
-  return snap;
+  return overlay;
 }
 
 api_result<json> store::list(const resource_type& t, const std::string& ns, const list_options& opt) const {
@@ -284,40 +284,59 @@ api_result<json> store::list(const resource_type& t, const std::string& ns, cons
       from_snapshot = true;
     }
   }
-  std::map<std::string, json> snap_storage;
-  const std::map<std::string, json>* objects = nullptr;
+  // Current objects, seen through the overlay of changes made since list_rv
+  // when reading a snapshot (continue pages, Exact).
+  std::map<std::string, const json*> overlay;
   if (from_snapshot) {
-    auto snap = snapshot_at(t, list_rv);
-    if (!snap) return snap.error();
-    snap_storage = std::move(*snap);
-    objects = &snap_storage;
-  } else {
-    static const std::map<std::string, json> empty;
-    const bucket* b = find_bucket(t);
-    objects = b ? &b->objects : &empty;
+    auto o = overlay_at(t, list_rv);
+    if (!o) return o.error();
+    overlay = std::move(*o);
   }
+  static const std::map<std::string, json> empty;
+  const bucket* b = find_bucket(t);
+  const std::map<std::string, json>& current = b ? b->objects : empty;
+  auto cur = start_after.empty() ? current.begin() : current.upper_bound(start_after);
+  auto ov = start_after.empty() ? overlay.begin() : overlay.upper_bound(start_after);
+  const bool selective = !opt.labels.requirements.empty() || !opt.fields.requirements.empty();
   json items = json::array();
   std::string last_key;
   std::int64_t remaining = 0;
   bool more = false;
   const std::string prefix = ns.empty() ? "" : ns + "/";
-  auto it = start_after.empty() ? objects->begin() : objects->upper_bound(start_after);
-  for (; it != objects->end(); ++it) {
-    if (!prefix.empty() && it->first.rfind(prefix, 0) != 0) continue;
-    if (!matches(it->second, opt.labels, opt.fields)) continue;
+  while (cur != current.end() || ov != overlay.end()) {
+    const std::string* key;
+    const json* obj;
+    if (ov == overlay.end() || (cur != current.end() && cur->first < ov->first)) {
+      key = &cur->first;
+      obj = &cur->second;
+      ++cur;
+    } else {
+      if (cur != current.end() && cur->first == ov->first) ++cur;
+      key = &ov->first;
+      obj = ov->second;
+      ++ov;
+    }
+    if (!obj) continue;
+    if (!prefix.empty() && key->rfind(prefix, 0) != 0) continue;
+    if (more && !selective) {
+      ++remaining;  // remainingItemCount: counting needs no matching
+      continue;
+    }
+    if (!matches(*obj, opt.labels, opt.fields)) continue;
     if (limit > 0 && static_cast<std::int64_t>(items.size()) >= limit) {
       more = true;
       ++remaining;
+      if (selective) break;
       continue;
     }
-    json item = it->second;
+    json item = *obj;
     if (!t.custom) {
       // Typed lists of built-in kinds carry no per-item kind/apiVersion.
       item.erase("kind");
       item.erase("apiVersion");
     }
     items.push_back(std::move(item));
-    last_key = it->first;
+    last_key = *key;
   }
   json meta = {{"resourceVersion", rv_string(list_rv)}};
   if (more) {
@@ -468,8 +487,24 @@ std::optional<api_error> store::prune_default_validate(const resource_type& t, c
   return std::nullopt;
 }
 
-api_result<json> store::create(const resource_type& t, const std::string& ns, json body, bool strict_fields) {
+namespace {
+
+// Typed decoding on the real server refuses a non-object where an object
+// belongs (metadata, spec, status).
+std::optional<api_error> shape_error(const resource_type& t, const json& body) {
   if (!body.is_object()) return bad_request("the body of the request was in an unknown format");
+  for (const char* f : {"metadata", "spec", "status"})
+    if (body.contains(f) && !body[f].is_object() && !body[f].is_null())
+      return bad_request(t.kind + " in version \"" + t.version + "\" cannot be handled as a " + t.kind +
+                         ": json: cannot unmarshal " + std::string(body[f].type_name()) + " into Go struct field " +
+                         t.kind + "." + f);
+  return std::nullopt;
+}
+
+}  // namespace
+
+api_result<json> store::create(const resource_type& t, const std::string& ns, json body, bool strict_fields) {
+  if (auto e = shape_error(t, body)) return *e;
   if (body.contains("apiVersion") && body["apiVersion"] != t.api_version())
     return bad_request("the API version in the data (" + body["apiVersion"].dump() +
                        ") does not match the expected API version (" + t.api_version() + ")");
@@ -516,6 +551,16 @@ api_result<json> store::create(const resource_type& t, const std::string& ns, js
     if (auto e = validate_service(body, nullptr, name)) return *e;
   }
   if (t.group.empty() && t.kind == "Namespace") body["status"] = {{"phase", "Active"}};
+  if (t.group == "events.k8s.io") {
+    // events.k8s.io/v1 validation (kube-api.md §4).
+    std::vector<schema_violation> v;
+    for (const char* f : {"eventTime", "reportingController", "reportingInstance", "action", "reason", "type"})
+      if (!body.contains(f) || body[f].is_null() || body[f] == "")
+        v.push_back({f, "FieldValueRequired", std::string(f) + ": Required value"});
+    if (body.contains("note") && body["note"].is_string() && body["note"].get<std::string>().size() > 1024)
+      v.push_back({"note", "FieldValueTooLong", "note: Too long: may not be longer than 1024"});
+    if (!v.empty()) return invalid_fields(t, name, v);
+  }
   if (is_crd_type(t)) {
     auto served = types_from_crd(body);
     if (!served) return served.error();
@@ -532,7 +577,7 @@ api_result<json> store::create(const resource_type& t, const std::string& ns, js
 api_result<json> store::finish_update(const resource_type& t, const std::string& ns, const std::string& name,
                                       const json& old, json next, const std::string& subresource,
                                       bool strict_fields) {
-  if (!next.is_object()) return bad_request("the body of the request was in an unknown format");
+  if (auto e = shape_error(t, next)) return *e;
   if (!next.contains("metadata") || !next["metadata"].is_object()) next["metadata"] = json::object();
   const std::string new_name = meta_string(next, "name");
   if (!new_name.empty() && new_name != name)

@@ -182,7 +182,7 @@ private:
   api_result<json> commit_write(const resource_type& t, const std::string& key, json next,
                                 const json* old);
   void record(change c);
-  api_result<std::map<std::string, json>> snapshot_at(const resource_type& t, std::uint64_t rv) const;
+  api_result<std::map<std::string, const json*>> overlay_at(const resource_type& t, std::uint64_t rv) const;
   api_result<json> finish_update(const resource_type& t, const std::string& ns, const std::string& name,
                                  const json& old, json next, const std::string& subresource,
                                  bool strict_fields);

@@ -198,6 +198,8 @@ TEST_CASE("list pages keep one resourceVersion and see a consistent snapshot", "
   const std::string rv = (*page1)["metadata"]["resourceVersion"];
   // Changes after the first page do not show in later pages.
   REQUIRE(f.s.remove(*f.svc, "default", "svc3", json()));
+  REQUIRE(f.s.patch(*f.svc, "default", "svc4", patch_kind::merge, json{{"metadata", {{"labels", {{"app", "changed"}}}}}}, ""));
+  REQUIRE(f.s.patch(*f.svc, "default", "svc4", patch_kind::merge, json{{"metadata", {{"labels", {{"app", "again"}}}}}}, ""));
   REQUIRE(f.s.create(*f.svc, "default", service("svc9")));
   std::vector<std::string> names;
   for (auto& i : (*page1)["items"]) names.push_back(i["metadata"]["name"]);
@@ -206,7 +208,10 @@ TEST_CASE("list pages keep one resourceVersion and see a consistent snapshot", "
     auto page = f.s.list(*f.svc, "", opt);
     REQUIRE(page);
     CHECK((*page)["metadata"]["resourceVersion"] == rv);
-    for (auto& i : (*page)["items"]) names.push_back(i["metadata"]["name"]);
+    for (auto& i : (*page)["items"]) {
+      names.push_back(i["metadata"]["name"]);
+      if (i["metadata"]["name"] == "svc4") CHECK(i["metadata"]["labels"]["app"] == "svc4");
+    }
     opt.continue_token = (*page)["metadata"].value("continue", "");
   }
   CHECK(names == std::vector<std::string>{"svc0", "svc1", "svc2", "svc3", "svc4"});
