@@ -109,3 +109,14 @@ TEST_CASE("exec credential plugin supplies the token") {
   INFO((after ? std::string() : after.error().to_string()));
   CHECK(after);
 }
+
+TEST_CASE("an IPv6 server address, with TLS") {
+  emulator_process emu({"--listen", "::1", "--tls"});
+  REQUIRE(emu.url().starts_with("https://[::1]:"));
+  boost::asio::io_context ctx;
+  const auto cfg = emu.config();
+  CHECK(cfg.server.host == "::1");
+  auto c = make_client(ctx, cfg);
+  const json created = call(ctx, *c, verb::post, "/api/v1/namespaces/default/services", service_body("v6"));
+  CHECK(created["metadata"]["name"] == "v6");
+}

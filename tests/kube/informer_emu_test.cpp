@@ -115,6 +115,7 @@ class workload {
 struct fault {
   const char* name;
   std::vector<std::string> actions;  // admin actions fired before each burst of writes
+  std::vector<std::string> after = {};  // and after it
 };
 
 }  // namespace
@@ -129,7 +130,9 @@ TEST_CASE("informer cache equals the server after every kind of fault") {
                                     "fail?code=429&count=2&verb=list", "expire-watches"}},
       {"500 on watches and lists", {"fail?code=500&count=3&verb=watch", "drop", "fail?code=500&count=2&verb=list",
                                     "expire-watches"}},
-      {"compacted history", {"compact", "drop"}},
+      // Watches cut off while writes go on, then the history is compacted:
+      // the informer's next watch resumes from a compacted resourceVersion.
+      {"compacted history", {"close-next-watches?count=1000", "drop"}, {"compact", "reset-faults"}},
       {"slow responses", {"delay?ms=300"}},
   };
   REQUIRE(faults.size() == 8);
@@ -157,6 +160,7 @@ TEST_CASE("informer cache equals the server after every kind of fault") {
       for (int burst = 0; burst < 4; ++burst) {
         for (const auto& action : f.actions) admin(ctx, *writer, action);
         for (int i = 0; i < 8; ++i) work.step();
+        for (const auto& action : f.after) admin(ctx, *writer, action);
         run_for(ctx, 300ms);
       }
       admin(ctx, *writer, "reset-faults");

@@ -3,8 +3,9 @@
 // Sampled every few milliseconds, never are both leading. When the leader
 // stops without releasing (a crash), the other leads within the lease
 // duration plus its acquire retry (retry period × (1 + jitter), counted twice:
-// it may first see the last renewal up to one retry late). A release hands over
-// within one retry.
+// it may first see the last renewal up to one retry late), plus 0.5 s for
+// request latency on a loaded machine. A release hands over well within
+// the lease duration.
 #include "emulator_process.hpp"
 #include "kube/leader.hpp"
 #include "result_catch.hpp"
@@ -77,7 +78,7 @@ TEST_CASE("two candidates: one leader, failover after a crash, handover on relea
   leader.elector->stop();
   const auto p = short_params("x");
   const auto bound = p.lease_duration + 2 * std::chrono::duration_cast<std::chrono::milliseconds>(
-                                               p.retry_period * (1.0 + p.jitter)) + 300ms;
+                                               p.retry_period * (1.0 + p.jitter)) + 500ms;
   REQUIRE(run_checked(ctx, {&leader, &follower}, [&] { return follower.elector->leading(); }, 10s, overlaps));
   const auto failover = std::chrono::steady_clock::now() - crashed_at;
   INFO("failover took " << std::chrono::duration_cast<std::chrono::milliseconds>(failover).count() << " ms");
@@ -117,7 +118,7 @@ TEST_CASE("a leader that cannot renew stops acting at its renew deadline") {
   const auto cut = std::chrono::steady_clock::now();
   REQUIRE(run_until(ctx, [&] { return !e->leading(); }, 5s));
   const auto acted = std::chrono::steady_clock::now() - cut;
-  CHECK(acted <= short_params("x").renew_deadline + 100ms);
+  CHECK(acted <= short_params("x").renew_deadline + 300ms);  // slack: polling and a loaded machine
   REQUIRE(run_until(ctx, [&] { return stopped == 1; }, 5s));
   // Renewals work again: it leads again (no one else holds the lease).
   admin(ctx, *c, "reset-faults");
