@@ -220,7 +220,7 @@ attrs_ref speaker::intern(const attrs_ref& a) {
   return a;
 }
 
-void speaker::set_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_prefix>& changed) {
+void speaker::set_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_prefix>* changed) {
   // The owner's change to a prefix an operator route holds waits until that route is removed.
   if (auto h = hidden_.find(p); h != hidden_.end()) {
     h->second = std::move(a);
@@ -229,7 +229,7 @@ void speaker::set_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_pr
   write_table_entry(p, std::move(a), changed);
 }
 
-void speaker::write_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_prefix>& changed) {
+void speaker::write_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_prefix>* changed) {
   auto& table = shared_->routes;
   const attrs_ref* have = table.find(p);
   if (!a) {
@@ -239,8 +239,7 @@ void speaker::write_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_
     if (have && *have == a) return;
     table.set(p, std::move(a));
   }
-  // Only sessions past their full sync need to hear of single changes.
-  if (any_established()) changed.push_back(p);
+  if (changed) changed->push_back(p);
   if (keep_route_times_) {
     if (table.contains(p)) route_times_[p] = std::chrono::system_clock::now();
     else route_times_.erase(p);
@@ -254,13 +253,15 @@ bool speaker::any_established() const {
 
 void speaker::add_operator_route(const ip_prefix& p, const route_attrs& a) {
   std::vector<ip_prefix> changed;
+  // Only sessions past their full sync need to hear of single changes.
+  auto* sink = any_established() ? &changed : nullptr;
   if (!hidden_.count(p)) {
     const attrs_ref* have = shared_->routes.find(p);
     hidden_[p] = have ? *have : nullptr;
   }
   auto ref = intern(std::make_shared<const route_attrs>(a));
   operator_routes_[p] = ref;
-  write_table_entry(p, ref, changed);
+  write_table_entry(p, ref, sink);
   notify(changed);
 }
 
@@ -271,7 +272,9 @@ bool speaker::remove_operator_route(const ip_prefix& p) {
   hidden_.erase(h);
   operator_routes_.erase(p);
   std::vector<ip_prefix> changed;
-  write_table_entry(p, std::move(owner), changed);
+  // Only sessions past their full sync need to hear of single changes.
+  auto* sink = any_established() ? &changed : nullptr;
+  write_table_entry(p, std::move(owner), sink);
   notify(changed);
   return true;
 }
@@ -283,26 +286,33 @@ std::optional<std::chrono::system_clock::time_point> speaker::route_since(const 
 }
 
 void speaker::notify(const std::vector<ip_prefix>& changed) {
-  if (changed.empty()) return;
-  // Interned attribute sets no route uses any more are dropped.
+  // Interned attribute sets no route uses any more are dropped (also when no
+  // session is Established, so `changed` stayed empty).
   std::erase_if(interned_, [](const attrs_ref& r) { return r.use_count() == 1; });
+  if (changed.empty()) return;
   for (auto& s : sessions_) s->routes_changed(changed);
 }
 
 void speaker::announce(const ip_prefix& p, const route_attrs& a) {
   std::vector<ip_prefix> changed;
-  set_table_entry(p, intern(std::make_shared<const route_attrs>(a)), changed);
+  // Only sessions past their full sync need to hear of single changes.
+  auto* sink = any_established() ? &changed : nullptr;
+  set_table_entry(p, intern(std::make_shared<const route_attrs>(a)), sink);
   notify(changed);
 }
 
 void speaker::withdraw(const ip_prefix& p) {
   std::vector<ip_prefix> changed;
-  set_table_entry(p, nullptr, changed);
+  // Only sessions past their full sync need to hear of single changes.
+  auto* sink = any_established() ? &changed : nullptr;
+  set_table_entry(p, nullptr, sink);
   notify(changed);
 }
 
 void speaker::set_routes(const route_list& routes) {
   std::vector<ip_prefix> changed;
+  // Only sessions past their full sync need to hear of single changes.
+  auto* sink = any_established() ? &changed : nullptr;
   if (!shared_->routes.empty()) {
     prefix_set keep;
     keep.reserve(routes.size());
@@ -310,11 +320,11 @@ void speaker::set_routes(const route_list& routes) {
     std::vector<ip_prefix> gone;
     for (auto [p, a] : shared_->routes)
       if (!keep.count(p)) gone.push_back(p);
-    for (auto& p : gone) set_table_entry(p, nullptr, changed);
+    for (auto& p : gone) set_table_entry(p, nullptr, sink);
   } else {
     shared_->routes.reserve(routes.size());
   }
-  for (auto& [p, a] : routes) set_table_entry(p, intern(a), changed);
+  for (auto& [p, a] : routes) set_table_entry(p, intern(a), sink);
   notify(changed);
 }
 

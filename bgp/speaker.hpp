@@ -71,8 +71,8 @@ class speaker {
 
  private:
   asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor);
-  void set_table_entry(const wire::ip_prefix& p, attrs_ref a, std::vector<wire::ip_prefix>& changed);
-  void write_table_entry(const wire::ip_prefix& p, attrs_ref a, std::vector<wire::ip_prefix>& changed);
+  void set_table_entry(const wire::ip_prefix& p, attrs_ref a, std::vector<wire::ip_prefix>* changed);
+  void write_table_entry(const wire::ip_prefix& p, attrs_ref a, std::vector<wire::ip_prefix>* changed);
   void notify(const std::vector<wire::ip_prefix>& changed);
   bool any_established() const;
   attrs_ref intern(const attrs_ref& a);
