@@ -13,7 +13,7 @@ runs, chrooted into the unpacked root filesystem:
 It checks the image configuration (non-root user, command), that every
 library the binaries need resolves inside the image, and that the packages
 taken from the binaries are all in image/runtime-packages.txt (the list the
-Containerfile installs). The .debs are cached in BUILD_DIR/image-debs, so
+Containerfile installs, and the Containerfile names it). The .debs are cached in BUILD_DIR/image-debs, so
 only the first run downloads. Needs root (chroot), umoci, dpkg-deb, apt-get:
 without them it skips (77); under CI=true that is a failure.
 """
@@ -92,6 +92,12 @@ def main():
         r = run("chroot", rootfs, "/usr/bin/gobgp", "--version")
         check(r.returncode == 0 and "gobgp version" in r.stdout, f"chroot gobgp --version: {r.stdout.strip()}")
 
+        # The Containerfile (not buildable here: no registry) installs the same list and binaries.
+        with open(os.path.join(SOURCE, "Containerfile")) as f:
+            containerfile = f.read()
+        check(all(s in containerfile for s in ("image/runtime-packages.txt", "agent/herald-agent",
+                                               "allocator/herald-allocator", "/usr/bin/gobgp", "debian:12")),
+              "the Containerfile installs runtime-packages.txt, both binaries and gobgp on Debian 12")
         with open(os.path.join(SOURCE, "image", "runtime-packages.txt")) as f:
             listed = {ln.strip() for ln in f if ln.strip() and not ln.startswith("#")}
         with open(os.path.join(out, "packages")) as f:
