@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The installation through the real kubectl (suite 'manifests').
 
-  apply_test.py EMULATOR_BINARY MANIFESTS_DIR
+  apply_test.py EMULATOR_BINARY MANIFESTS_DIR [BUILD_DIR]
 
 1. `kubectl kustomize MANIFESTS_DIR` renders, and the rendered objects keep
    the promises of issue 12: least-privilege RBAC (no wildcards, Secrets and
@@ -15,6 +15,9 @@
    CRDs, which it then serves; `kubectl apply -k MANIFESTS_DIR/examples`
    creates every example; `kubectl get herald` lists them by category; the
    invalid examples marked "emulator" are refused with 422 Invalid.
+3. When BUILD_DIR holds herald-allocator / herald-agent, every flag the
+   Deployment and DaemonSet pass appears in that binary's --help (the
+   manifests do not drift from the binaries); otherwise it says it skipped that.
 Exit 77 (skip) without /usr/bin/kubectl; under CI=true that is a failure.
 """
 import json
@@ -32,6 +35,7 @@ import emulator_test as emu_lib  # noqa: E402  (Emulator, kubectl(): the emulato
 from checks import check, skip, verdict  # noqa: E402
 
 EMULATOR, MANIFESTS = sys.argv[1], os.path.abspath(sys.argv[2])
+BUILD = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None
 
 UNRELATED_CRD = """apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -120,6 +124,22 @@ def check_workloads(objs):
               f"{o['kind']}: image set by kustomize: {image}")
 
 
+def check_flags(objs):
+    """The workloads' flags against the binaries' --help, where they are built."""
+    for kind, name, binary in (("Deployment", "herald-allocator", "allocator/herald-allocator"),
+                               ("DaemonSet", "herald-agent", "agent/herald-agent")):
+        path = os.path.join(BUILD, binary) if BUILD else ""
+        if not os.access(path, os.X_OK):
+            print(f"note: {binary} is not built here: the {kind}'s flags are not checked against it")
+            continue
+        flags = [a.split("=")[0] for a in container_of(find(objs, kind, name))[1]["args"] if a.startswith("--")]
+        env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "POD_NAMESPACE", "NODE_NAME")}
+        r = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=10, env=env)
+        usage = r.stdout + r.stderr
+        unknown = [f for f in flags if f not in usage]
+        check(flags and not unknown, f"{kind} {name}: flags {flags} known to {binary} --help; unknown: {unknown}")
+
+
 def main():
     if not os.path.exists(emu_lib.KUBECTL):
         return skip("apply_test", f"{emu_lib.KUBECTL} is missing: it renders the kustomization and applies it "
@@ -140,6 +160,7 @@ def main():
           "every namespaced object in herald-system")
     check_rbac(objs)
     check_workloads(objs)
+    check_flags(objs)
 
     # The emulator wants at least one CRD file: an unrelated one, so that
     # Herald's come only from the apply.
