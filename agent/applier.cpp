@@ -1,0 +1,179 @@
+// Applying a node's desired state: netlink reconcilers per link, GARP / NA
+// for arriving local addresses, and the speaker (see applier.hpp).
+#include "agent/applier.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace herald::agent {
+
+bgp::wire::ip_address to_wire(const netlink::ip_address& a) {
+  if (a.is_v4()) return bgp::wire::ip_address::v4(a.to_v4().to_uint());
+  return bgp::wire::ip_address::v6(a.to_v6().to_bytes());
+}
+
+bool prefix_covers(const bgp::wire::ip_prefix& p, const bgp::wire::ip_address& a) {
+  if (p.addr.family != a.family) return false;
+  std::size_t bits = p.length;
+  for (std::size_t i = 0; bits > 0 && i < a.size(); ++i) {
+    std::uint8_t mask = bits >= 8 ? 0xff : static_cast<std::uint8_t>(0xff << (8 - bits));
+    if ((p.addr.octets[i] & mask) != (a.octets[i] & mask)) return false;
+    bits = bits >= 8 ? bits - 8 : 0;
+  }
+  return true;
+}
+
+bool sessions_differ(const bgp::speaker_config& a, const bgp::speaker_config& b) {
+  return a.router_id != b.router_id || a.local_asn != b.local_asn || a.hostname != b.hostname ||
+         a.graceful_restart != b.graceful_restart || a.restart_time != b.restart_time || a.peers != b.peers ||
+         a.listen_address != b.listen_address || a.listen_port != b.listen_port || a.drain != b.drain;
+}
+
+applier::applier(boost::asio::any_io_executor ex, netlink::rtnl& nl, bgp::speaker& sp, applier_options o)
+    : ex_(std::move(ex)), nl_(nl), sp_(sp), opt_(std::move(o)) {}
+
+applier::~applier() { stop(); }
+
+void applier::stop() {
+  for (auto* st : {&dummy_, &local_})
+    if (st->rec) st->rec->stop();
+  for (auto& a : announcers_) a->cancel();
+  announcers_.clear();
+}
+
+void applier::count(const netlink::change_report& r) {
+  counters_.netlink_operations += r.added.size() + r.removed.size() + r.renewed.size();
+  counters_.netlink_errors += r.failures.size();
+}
+
+std::optional<netlink::change_report> applier::reconcile_link(link_state& st, const link_addresses& want,
+                                                              const char* what, apply_report& report) {
+  if (st.rec && st.name != want.link) {
+    // The link changed (LBNodeAgent edited): Herald's addresses leave the old one.
+    if (auto r = st.rec->set_desired({}); r) {
+      count(*r);
+      spdlog::info("agent: {} link {} replaced by {}: removed {}", what, st.name, want.link.empty() ? "none" : want.link,
+                   r->summary());
+    }
+    st.rec->stop();
+    st.rec.reset();
+  }
+  if (want.link.empty()) return std::nullopt;
+  if (!st.rec) {
+    st.name = want.link;
+    st.rec = std::make_shared<netlink::reconciler>(ex_, nl_, want.link);
+    st.rec->on_repair([this, name = want.link](const netlink::nl_result<netlink::change_report>& r) {
+      if (!r) {
+        ++counters_.netlink_errors;
+        spdlog::warn("agent: repairing {}: {}", name, r.error().message);
+        return;
+      }
+      count(*r);
+      if (r->changed() || !r->failures.empty()) spdlog::info("agent: repaired {}: {}", name, r->summary());
+    });
+  }
+  auto r = st.rec->set_desired(want.addresses);
+  if (!r) {
+    ++counters_.netlink_errors;
+    report.addresses_ok = false;
+    report.errors.push_back(std::string(what) + " link " + want.link + ": " + r.error().message);
+    return std::nullopt;
+  }
+  count(*r);
+  for (const auto& a : r->added) spdlog::info("agent: {}: added {}", want.link, a.to_string());
+  for (const auto& a : r->removed) spdlog::info("agent: {}: removed {}", want.link, a.to_string());
+  for (const auto& a : r->foreign_kept)
+    spdlog::warn("agent: {}: {} is held by another owner (not Herald); left alone", want.link, a.to_string());
+  for (const auto& f : r->failures) {
+    spdlog::warn("agent: {}: {}", want.link, f.message);
+    report.errors.push_back(f.message);
+  }
+  return *r;
+}
+
+void applier::announce_new(const netlink::change_report& r, const desired_node_state& d) {
+  if (!d.garp_enabled || r.added.empty()) return;
+  auto link = nl_.find_link(d.local.link);
+  if (!link) {
+    ++counters_.garp_errors;
+    spdlog::warn("agent: cannot announce on {}: {}", d.local.link, link.error().message);
+    return;
+  }
+  std::erase_if(announcers_, [](const auto& a) { return a.use_count() == 1; });
+  for (const auto& a : r.added) {
+    auto ann = std::make_shared<netlink::announcer>(ex_, nl_, *link, a.address, d.garp);
+    ++counters_.garp_sent;
+    std::string text = a.address.to_string();
+    ann->start([this, text, link_name = d.local.link](const netlink::nl_result<void>& res) {
+      if (!res) {
+        ++counters_.garp_errors;
+        spdlog::warn("agent: announcing {} on {}: {}", text, link_name, res.error().message);
+      }
+    });
+    announcers_.push_back(std::move(ann));
+  }
+}
+
+std::vector<bgp::wire::ip_prefix> applier::backed_filter(bgp::route_list& routes) {
+  std::vector<bgp::wire::ip_address> on_link;
+  if (dummy_.rec) {
+    auto link = nl_.find_link(dummy_.name);
+    if (link) {
+      auto addrs = nl_.list_addresses(*link);
+      if (addrs)
+        for (const auto& a : *addrs) on_link.push_back(to_wire(a.address));
+    }
+  }
+  std::vector<bgp::wire::ip_prefix> held;
+  std::erase_if(routes, [&](const auto& r) {
+    bool backed = std::any_of(on_link.begin(), on_link.end(), [&](const auto& a) { return prefix_covers(r.first, a); });
+    if (!backed) held.push_back(r.first);
+    return !backed;
+  });
+  return held;
+}
+
+apply_report applier::apply(desired_node_state desired) {
+  apply_report report;
+  ++counters_.applies;
+  report.dummy = reconcile_link(dummy_, desired.dummy, "dummy", report);
+  report.local = reconcile_link(local_, desired.local, "local", report);
+  if (report.local) announce_new(*report.local, desired);
+
+  auto cfg = std::move(desired.speaker);
+  cfg.listen_address = opt_.bgp_listen;
+  cfg.listen_port = opt_.bgp_port;
+  cfg.drain = opt_.drain.count() > 0 ? std::optional<std::chrono::seconds>(opt_.drain) : std::nullopt;
+  report.routes_held = backed_filter(cfg.routes);
+  if (report.routes_held != last_held_) {
+    for (const auto& p : report.routes_held)
+      spdlog::warn("agent: not announcing {}: no address it covers is on {}", p.to_string(),
+                   desired.dummy.link.empty() ? std::string("the dummy link") : desired.dummy.link);
+    last_held_ = report.routes_held;
+  }
+  report.routes_announced = cfg.routes.size();
+  if (!applied_ || sessions_differ(*applied_, cfg)) {
+    report.speaker_reconfigured = true;
+    applied_ = cfg;
+    applied_->routes.clear();
+    sp_.reconfigure(std::move(cfg));
+  } else {
+    sp_.set_routes(cfg.routes);
+  }
+  if (!initial_complete_) {
+    // Every route this node will announce after a (re)start is now in the
+    // table: End-of-RIB may follow, and routers drop stale routes only then.
+    initial_complete_ = true;
+    report.initial_complete_sent = true;
+    sp_.initial_routes_complete();
+  }
+  return report;
+}
+
+void applier::on_netlink_event(const netlink::event& e) {
+  for (auto* st : {&dummy_, &local_})
+    if (st->rec) st->rec->on_event(e);
+}
+
+}  // namespace herald::agent

@@ -1,0 +1,139 @@
+// herald-agent: the node agent (DaemonSet, hostNetwork, one per node;
+// docs/agent.md). Wires the Kubernetes client and informers (kube/), the
+// planner and applier (agent/), netlink (netlink/), the BGP speaker (bgp/),
+// the GoBGP-compatible gRPC API (proto/) and the operator HTTP endpoints
+// (/metrics, /healthz, /readyz) on one io_context thread.
+//
+// SIGTERM / SIGINT: the speaker shuts down gracefully (RFC 8326
+// GRACEFUL_SHUTDOWN community, --drain seconds, withdraw, Cease), then the
+// process exits 0. Addresses stay on kube-lb0 for the next agent (a restart
+// or upgrade); a second signal exits at once.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <unistd.h>
+
+#include "agent/options.hpp"
+#include "agent/runtime.hpp"
+#include "bgp/speaker.hpp"
+#include "kube/config.hpp"
+#include "kube/http_server.hpp"
+#include "netlink/rtnl.hpp"
+#include "proto/server.hpp"
+
+#ifndef HERALD_VERSION
+#define HERALD_VERSION "unknown"
+#endif
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = herald::agent::parse_options(args, [](const std::string& name) -> std::optional<std::string> {
+    if (const char* v = std::getenv(name.c_str())) return std::string(v);
+    return std::nullopt;
+  });
+  if (!parsed) {
+    std::fprintf(stderr, "herald-agent: %s\n%s", parsed.error().c_str(), herald::agent::usage_text().c_str());
+    return 2;
+  }
+  auto opt = std::move(*parsed);
+  if (opt.what == herald::agent::agent_options::action::help) {
+    std::fputs(herald::agent::usage_text().c_str(), stdout);
+    return 0;
+  }
+  if (opt.what == herald::agent::agent_options::action::version) {
+    std::printf("herald-agent %s\n", HERALD_VERSION);
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(opt.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  // Configuration: --kubeconfig wins over $KUBECONFIG, which wins over in-cluster.
+  if (!opt.kubeconfig.empty()) setenv("KUBECONFIG", opt.kubeconfig.c_str(), 1);
+  auto kcfg = herald::kube::load_config();
+  if (!kcfg) {
+    spdlog::error("herald-agent: Kubernetes configuration: {}", kcfg.error().text);
+    return 1;
+  }
+  asio::io_context io;
+  auto client = herald::kube::client::create(io.get_executor(), std::move(*kcfg));
+  if (!client) {
+    spdlog::error("herald-agent: Kubernetes client: {}", client.error().message);
+    return 1;
+  }
+
+  auto nl = herald::netlink::rtnl::open();
+  if (!nl) {
+    spdlog::error("herald-agent: netlink: {}", nl.error().message);
+    return 1;
+  }
+
+  // The speaker starts empty: peers and routes come with the first plan.
+  herald::bgp::speaker_config scfg;
+  scfg.hostname = opt.node_name;
+  if (opt.bgp_listen) scfg.listen_address = herald::bgp::wire::ip_address::parse(*opt.bgp_listen);
+  scfg.listen_port = opt.bgp_port;
+  if (opt.drain.count() > 0) scfg.drain = opt.drain;
+  herald::bgp::speaker sp(io.get_executor(), scfg);
+
+  std::optional<herald::proto::api_server> api;
+  if (opt.grpc_listen != "off") {
+    api.emplace(io.get_executor(), sp);
+    if (auto r = api->start(opt.grpc_listen); !r) {
+      spdlog::error("{}; continuing without the gRPC API", r.error());
+      api.reset();
+    }
+  }
+  if (auto ec = sp.start()) {
+    spdlog::error("herald-agent: BGP listener: {}", ec.message());
+    return 1;
+  }
+
+  auto agent = herald::agent::node_agent::create(io.get_executor(), *client, opt, **nl, sp);
+
+  auto http = herald::kube::http_server::create(io.get_executor());
+  http->handle_metrics("/metrics", [&agent] { return agent->metrics(); });
+  http->handle_probe("/healthz", [] { return herald::kube::probe_result{true, ""}; });
+  http->handle_probe("/readyz", [&agent] { return agent->readiness(); });
+  if (auto r = http->listen(opt.http_listen); !r) {
+    spdlog::error("herald-agent: {}", r.error());
+    return 1;
+  }
+  spdlog::info("herald-agent {}: node {}, namespace {}, http {}, grpc {}, bgp listener {}", HERALD_VERSION,
+               opt.node_name, opt.ns, opt.http_listen, opt.grpc_listen,
+               opt.bgp_listen ? *opt.bgp_listen + ":" + std::to_string(opt.bgp_port) : std::string("none"));
+  agent->start();
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  asio::steady_timer exit_timer(io);
+  bool stopping = false;
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (stopping) {
+      spdlog::warn("herald-agent: second signal: exiting at once");
+      io.stop();
+      return;
+    }
+    stopping = true;
+    spdlog::info("herald-agent: signal {}: graceful shutdown ({} s drain); addresses stay on the node", sig,
+                 opt.drain.count());
+    agent->stop();
+    sp.shutdown("herald-agent shutting down", [&] {
+      http->stop();
+      // Let the last NOTIFICATIONs leave before the process ends.
+      exit_timer.expires_after(100ms);
+      exit_timer.async_wait([&](boost::system::error_code) { io.stop(); });
+    });
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  io.run();
+  if (api) api->stop();
+  spdlog::info("herald-agent: stopped");
+  return 0;
+}

@@ -1,0 +1,64 @@
+// Rendering of herald-agent's metrics (see metrics.hpp).
+#include "agent/metrics.hpp"
+
+namespace herald::agent {
+
+prometheus::histogram make_reconcile_histogram() { return prometheus::histogram::exponential(0.0005, 2, 14); }
+
+std::string render_agent_metrics(const agent_figures& f) {
+  prometheus::text_writer w;
+  w.family("herald_agent_bgp_session_up", "gauge", "1 while the BGP session with the peer is Established.");
+  for (const auto& p : f.peers) {
+    auto asn = std::to_string(p.asn);
+    w.sample("herald_agent_bgp_session_up", {{"peer", p.address}, {"peer_asn", asn}},
+             p.state == bgp::session_state::established ? 1.0 : 0.0);
+  }
+  w.family("herald_agent_bgp_prefixes_announced", "gauge", "Prefixes advertised to the peer, per family.");
+  for (const auto& p : f.peers) {
+    w.sample("herald_agent_bgp_prefixes_announced", {{"peer", p.address}, {"family", "ipv4-unicast"}},
+             static_cast<double>(p.advertised_v4));
+    w.sample("herald_agent_bgp_prefixes_announced", {{"peer", p.address}, {"family", "ipv6-unicast"}},
+             static_cast<double>(p.advertised_v6));
+  }
+  w.family("herald_agent_bgp_updates_sent_total", "counter", "UPDATE messages sent to the peer.");
+  for (const auto& p : f.peers)
+    w.sample("herald_agent_bgp_updates_sent_total", {{"peer", p.address}}, std::uint64_t{p.messages_out[2]});
+  w.family("herald_agent_bgp_session_flaps_total", "counter", "Times the session left Established.");
+  for (const auto& p : f.peers) w.sample("herald_agent_bgp_session_flaps_total", {{"peer", p.address}}, p.flaps);
+  w.gauge("herald_agent_routes", "Routes in the speaker's table (announced to matching peers).",
+          static_cast<double>(f.routes_in_table));
+  w.gauge("herald_agent_routes_held", "Planned routes not announced because no address they cover is on the dummy link.",
+          static_cast<double>(f.routes_held));
+  w.family("herald_agent_addresses", "gauge", "Addresses Herald wants on the node, per link kind.");
+  w.sample("herald_agent_addresses", {{"link", "dummy"}}, static_cast<double>(f.dummy_addresses));
+  w.sample("herald_agent_addresses", {{"link", "local"}}, static_cast<double>(f.local_addresses));
+  w.counter("herald_agent_netlink_operations_total", "Addresses added, removed or renewed.", f.netlink.netlink_operations);
+  w.counter("herald_agent_netlink_errors_total", "Netlink failures (link or address refused by the kernel).",
+            f.netlink.netlink_errors);
+  w.counter("herald_agent_garp_announcements_total", "Gratuitous ARP / unsolicited NA announcements started.",
+            f.netlink.garp_sent);
+  w.counter("herald_agent_garp_errors_total", "Gratuitous ARP / unsolicited NA failures.", f.netlink.garp_errors);
+  w.counter("herald_agent_plans_total", "Plans computed and applied.", f.plans);
+  if (f.reconcile_seconds) {
+    w.family("herald_agent_reconcile_duration_seconds", "histogram",
+             "From a change seen (after the debounce) to the plan applied to netlink and the speaker.");
+    f.reconcile_seconds->write(w, "herald_agent_reconcile_duration_seconds");
+  }
+  w.family("herald_agent_kube_informer_synced", "gauge", "1 once the informer's first list completed.");
+  for (const auto& i : f.informers) w.sample("herald_agent_kube_informer_synced", {{"resource", i.resource}}, i.synced ? 1.0 : 0.0);
+  w.family("herald_agent_kube_errors_total", "counter",
+           "Kubernetes API failures: lists and watches per informer, and writes (resource=\"writes\").");
+  for (const auto& i : f.informers) w.sample("herald_agent_kube_errors_total", {{"resource", i.resource}}, i.errors);
+  w.sample("herald_agent_kube_errors_total", {{"resource", "writes"}}, f.kube_write_errors);
+  w.family("herald_agent_kube_watch_events_total", "counter", "Watch events received per informer.");
+  for (const auto& i : f.informers) w.sample("herald_agent_kube_watch_events_total", {{"resource", i.resource}}, i.events);
+  w.family("herald_agent_annotation_writes_total", "counter", "herald.dev/announcing-* annotation patches, by result.");
+  w.sample("herald_agent_annotation_writes_total", {{"result", "written"}}, f.annotation_writes);
+  w.sample("herald_agent_annotation_writes_total", {{"result", "conflict"}}, f.annotation_conflicts);
+  w.counter("herald_agent_lease_renewals_total", "Successful renewals of this node's Lease.", f.lease_renewals);
+  w.counter("herald_agent_events_dropped_total", "Events the per-object rate limit dropped.", f.events_dropped);
+  w.gauge("herald_agent_ready", "1 once every informer synced and the first plan was applied.", f.ready ? 1.0 : 0.0);
+  return w.take();
+}
+
+}  // namespace herald::agent

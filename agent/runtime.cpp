@@ -1,0 +1,478 @@
+// The node agent's runtime: informers → debounced plan → apply, the node
+// Lease, annotations and Events (see runtime.hpp).
+#include "agent/runtime.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <ctime>
+
+#include "kube/writes.hpp"
+
+namespace herald::agent {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+const kube::resource servicegroups{"herald.dev", "v1", "servicegroups", true};
+const kube::resource bgppeers{"herald.dev", "v1", "bgppeers", true};
+const kube::resource lbnodeagents{"herald.dev", "v1", "lbnodeagents", true};
+
+// MicroTime as the API server writes it: "2026-11-30T12:00:00.123456Z".
+std::string micro_time_now() {
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::system_clock::to_time_t(now);
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1'000'000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(micros));
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+std::string api_version_of(const std::string& kind) {
+  if (kind == "Service" || kind == "Node" || kind == "Secret") return "v1";
+  return "herald.dev/v1";
+}
+
+}  // namespace
+
+std::shared_ptr<node_agent> node_agent::create(asio::any_io_executor ex, std::shared_ptr<kube::client> c,
+                                               agent_options o, netlink::rtnl& nl, bgp::speaker& sp) {
+  return std::shared_ptr<node_agent>(new node_agent(std::move(ex), std::move(c), std::move(o), nl, sp));
+}
+
+node_agent::node_agent(asio::any_io_executor ex, std::shared_ptr<kube::client> c, agent_options o, netlink::rtnl& nl,
+                       bgp::speaker& sp)
+    : ex_(ex),
+      client_(std::move(c)),
+      opt_(std::move(o)),
+      nl_(nl),
+      sp_(sp),
+      plan_timer_(ex),
+      expiry_timer_(ex),
+      lease_timer_(ex) {
+  applier_options ao;
+  if (opt_.bgp_listen) ao.bgp_listen = bgp::wire::ip_address::parse(*opt_.bgp_listen);
+  ao.bgp_port = opt_.bgp_port;
+  ao.drain = opt_.drain;
+  applier_ = std::make_unique<applier>(ex_, nl_, sp_, ao);
+  recorder_ = std::make_unique<kube::event_recorder>(client_, "herald-agent", opt_.node_name);
+}
+
+node_agent::~node_agent() = default;
+
+template <class T>
+std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bool own_namespace) {
+  std::weak_ptr<node_agent> weak = weak_from_this();
+  auto poke = [weak] {
+    if (auto self = weak.lock()) self->changed();
+  };
+  kube::informer_handlers<T> h;
+  h.on_add = [poke](const T&) { poke(); };
+  h.on_update = [poke](const T&, const T&) { poke(); };
+  h.on_delete = [poke](const T&) { poke(); };
+  kube::informer_options io;
+  if (own_namespace) io.ns = opt_.ns;
+  auto inf = kube::informer<T>::create(client_, r, io, std::move(h));
+  inf->on_list_done = poke;  // the first list of the last informer to sync starts planning
+  informers_.emplace_back(r.plural, inf);
+  return inf;
+}
+
+void node_agent::start() {
+  services_ = watch<kube::service>(kube::resources::services, false);
+  slices_ = watch<kube::endpoint_slice>(kube::resources::endpoint_slices, false);
+  nodes_ = watch<kube::node>(kube::resources::nodes, false);
+  groups_ = watch<kube::custom_resource>(servicegroups, true);
+  peers_ = watch<kube::custom_resource>(bgppeers, true);
+  node_agents_ = watch<kube::custom_resource>(lbnodeagents, true);
+  secrets_ = watch<kube::secret>(kube::resources::secrets, true);
+  leases_ = watch<kube::lease>(kube::resources::leases, true);
+  for (auto& [name, inf] : informers_) inf->start();
+
+  auto ev = netlink::event_stream::open(ex_);
+  if (!ev) {
+    spdlog::warn("agent: no netlink event stream ({}); drift is repaired only on the next plan", ev.error().message);
+  } else {
+    events_ = *ev;
+    std::weak_ptr<node_agent> weak = weak_from_this();
+    events_->start([weak](const netlink::event& e) {
+      auto self = weak.lock();
+      if (!self || self->stopped_) return;
+      self->applier_->on_netlink_event(e);
+      // The node's own addresses and links feed node_facts (local subnets,
+      // router ID): replan when they change; Herald's own changes do not.
+      if (auto* a = std::get_if<netlink::address_event>(&e)) {
+        if (!self->nl_.owns(a->address)) self->changed();
+      } else if (std::holds_alternative<netlink::link_event>(e)) {
+        self->changed();
+      }
+    });
+  }
+  asio::co_spawn(ex_, renew_lease_loop(), asio::detached);
+  spdlog::info("agent: node {}, namespace {}: watching; nothing is planned until every informer has synced",
+               opt_.node_name, opt_.ns);
+}
+
+void node_agent::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& [name, inf] : informers_) inf->stop();
+  if (events_) events_->stop();
+  plan_timer_.cancel();
+  expiry_timer_.cancel();
+  lease_timer_.cancel();
+  applier_->stop();
+}
+
+bool node_agent::all_synced() const {
+  return std::all_of(informers_.begin(), informers_.end(), [](const auto& i) { return i.second->synced(); });
+}
+
+void node_agent::changed() {
+  if (stopped_) return;
+  if (!change_seen_) change_seen_ = std::chrono::steady_clock::now();
+  schedule(opt_.debounce);
+}
+
+void node_agent::schedule(std::chrono::milliseconds delay) {
+  if (stopped_ || plan_pending_) return;
+  plan_pending_ = true;
+  plan_timer_.expires_after(delay);
+  plan_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (!self || ec) return;
+    self->plan_pending_ = false;
+    self->run_plan();
+  });
+}
+
+cluster_state node_agent::build_state() {
+  cluster_state s;
+  s.herald_namespace = opt_.ns;
+  auto now = std::chrono::steady_clock::now();
+  // API unreachable: freeze the clock at the last renewal, so that other
+  // nodes' Leases do not seem to expire only because this node cannot see them.
+  s.now = (!api_reachable_ && last_renewal_) ? *last_renewal_ : now;
+  for (const auto& o : services_->cache().list()) s.services.push_back(*o);
+  for (const auto& o : slices_->cache().list()) s.endpoint_slices.push_back(*o);
+  for (const auto& o : nodes_->cache().list()) s.nodes.push_back(*o);
+  for (const auto& o : groups_->cache().list()) s.groups[o->meta.name] = group_entry_from(*o);
+  for (const auto& o : peers_->cache().list()) {
+    auto p = parse_bgp_peer(*o, opt_.ns);
+    if (p) s.peers.push_back(std::move(*p));
+    else s.invalid.push_back({"BGPPeer", o->meta.ns, o->meta.name, p.error()});
+  }
+  for (const auto& o : node_agents_->cache().list()) {
+    auto a = parse_lb_node_agent(*o);
+    if (a) s.node_agents.push_back(std::move(*a));
+    else s.invalid.push_back({"LBNodeAgent", o->meta.ns, o->meta.name, a.error()});
+  }
+  for (const auto& o : secrets_->cache().list()) s.secrets.push_back(*o);
+  std::map<std::string, lease_seen> seen;
+  for (const auto& o : leases_->cache().list()) {
+    auto l = parse_node_lease(*o);
+    if (!l) continue;  // not a node Lease (the allocator's election Lease lives here too)
+    auto it = lease_seen_.find(o->meta.name);
+    auto at = (it != lease_seen_.end() && it->second.renew_time == o->renew_time) ? it->second.at : now;
+    seen[o->meta.name] = {o->renew_time, at};
+    l->expires = at + std::chrono::seconds(o->lease_duration_seconds);
+    s.leases.push_back(std::move(*l));
+  }
+  lease_seen_ = std::move(seen);
+  return s;
+}
+
+node_facts node_agent::gather_facts(const node_agent_settings& settings) {
+  node_facts f;
+  netlink::nl_result<netlink::link_info> link = netlink::netlink_error{};
+  if (settings.local_interface == "default") {
+    link = nl_.default_route_interface(netlink::family::ipv4);
+    if (!link) link = nl_.default_route_interface(netlink::family::ipv6);
+  } else {
+    auto links = nl_.links_matching(settings.local_interface);
+    if (links && !links->empty()) link = links->front();
+  }
+  if (!link) {
+    spdlog::debug("agent: no local interface for '{}'", settings.local_interface);
+    return f;
+  }
+  f.local_interface = link->name;
+  auto addrs = nl_.list_addresses(*link);
+  if (!addrs) return f;
+  for (const auto& a : *addrs) {
+    if (nl_.owns(a)) continue;  // service addresses are not the node's
+    if (a.address.is_v6() && a.address.to_v6().is_link_local()) continue;
+    f.addresses.push_back(a.address);
+    netlink::subnet sn{netlink::network_of(a.address, a.prefix_len), a.prefix_len};
+    if (std::find(f.local_subnets.begin(), f.local_subnets.end(), sn) == f.local_subnets.end())
+      f.local_subnets.push_back(sn);
+  }
+  return f;
+}
+
+void node_agent::run_plan() {
+  if (stopped_) return;
+  if (!all_synced()) {
+    change_seen_.reset();
+    return;  // the last informer's list completion schedules the first plan
+  }
+  auto t0 = change_seen_.value_or(std::chrono::steady_clock::now());
+  change_seen_.reset();
+  auto state = build_state();
+  auto settings = settings_for_node(state, opt_.node_name);
+  auto facts = gather_facts(settings);
+  if (facts.local_subnets != subnets_) {
+    subnets_ = facts.local_subnets;
+    lease_dirty_ = true;
+    lease_timer_.cancel();  // renew now with the new subnets
+  }
+  auto plan = plan_node(state, opt_.node_name, facts);
+  ++figures_.plans;
+
+  desired_node_state d;
+  d.dummy.link = plan.dummy_link;
+  for (const auto& a : plan.dummy_addresses) d.dummy.addresses.push_back(a.spec);
+  d.local.link = plan.local_addresses.empty() ? std::string() : plan.local_link;
+  for (const auto& a : plan.local_addresses) d.local.addresses.push_back(a.spec);
+  d.garp_enabled = plan.settings.garp.enabled;
+  d.garp.count = static_cast<unsigned>(std::max(1, plan.settings.garp.count));
+  d.garp.interval = plan.settings.garp.interval;
+  d.speaker = plan.speaker;
+  auto report = applier_->apply(std::move(d));
+  for (const auto& e : report.errors) spdlog::warn("agent: {}", e);
+
+  figures_.routes_held = report.routes_held.size();
+  figures_.dummy_addresses = plan.dummy_addresses.size();
+  figures_.local_addresses = plan.local_addresses.size();
+  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  reconcile_seconds_.observe(elapsed);
+  log_decisions(plan);
+  if (report.initial_complete_sent)
+    spdlog::info("agent: first plan applied ({} routes, {} held): initial route set complete, End-of-RIB may go out",
+                 report.routes_announced, report.routes_held.size());
+  if (!ready_) {
+    ready_ = true;
+    spdlog::info("agent: ready");
+  }
+  write_annotations(plan);
+  report_diagnostics(plan);
+  arm_lease_expiry(state);
+}
+
+void node_agent::log_decisions(const node_plan& plan) {
+  // One line per address that starts or stops being served here, naming the
+  // Services and the peers it goes to (routes go to the peers whose families
+  // match; route_attrs.peers narrows that to selected peers).
+  std::map<std::string, std::vector<std::string>> now;
+  for (const auto* list : {&plan.dummy_addresses, &plan.local_addresses})
+    for (const auto& a : *list) now[a.spec.to_string()] = a.services;
+  auto peers_for = [&](const netlink::address_spec& spec) {
+    std::vector<std::string> names;
+    auto addr = to_wire(spec.address);
+    for (const auto& r : plan.speaker.routes) {
+      if (r.first.length != spec.prefix_len || !prefix_covers(r.first, addr)) continue;
+      for (const auto& peer : plan.speaker.peers)
+        if (r.second->for_peer(peer.address)) names.push_back(peer.name());
+      break;
+    }
+    return names.empty() ? std::string("no peer") : join(names);
+  };
+  for (const auto* list : {&plan.dummy_addresses, &plan.local_addresses})
+    for (const auto& a : *list) {
+      auto cidr = a.spec.to_string();
+      auto it = last_addresses_.find(cidr);
+      if (it != last_addresses_.end() && it->second == a.services) continue;
+      if (list == &plan.local_addresses)
+        spdlog::info("agent: serving {} for {} on {} (local: gratuitous ARP / NA)", cidr, join(a.services),
+                     plan.local_link);
+      else
+        spdlog::info("agent: announcing {} for {} from {} to {}", cidr, join(a.services), plan.dummy_link,
+                     peers_for(a.spec));
+    }
+  for (const auto& [cidr, svcs] : last_addresses_)
+    if (!now.count(cidr)) spdlog::info("agent: withdrawing {} (was for {}): no longer planned on this node", cidr, join(svcs));
+  last_addresses_ = std::move(now);
+}
+
+void node_agent::write_annotations(const node_plan& plan) {
+  for (const auto& a : plan.announcing) {
+    if (a.writer != opt_.node_name) continue;
+    auto svc = services_->cache().get(a.ns, a.name);
+    if (!svc) continue;
+    auto key = a.ns + "/" + a.name;
+    if (announcing_in_flight_.count(key)) continue;
+    kube::annotation_changes changes;
+    auto want = [&](const char* ann, const std::vector<std::string>& nodes) {
+      std::optional<std::string> v;
+      if (!nodes.empty()) v = join(nodes);
+      auto it = svc->meta.annotations.find(ann);
+      std::optional<std::string> have;
+      if (it != svc->meta.annotations.end()) have = it->second;
+      if (have != v) changes[ann] = v;
+    };
+    want(annotation::announcing_v4, a.v4_nodes);
+    want(annotation::announcing_v6, a.v6_nodes);
+    if (changes.empty()) continue;
+    announcing_in_flight_.insert(key);
+    asio::co_spawn(ex_, patch_announcing(a.ns, a.name, std::move(changes), svc->meta.resource_version), asio::detached);
+  }
+}
+
+asio::awaitable<void> node_agent::patch_announcing(std::string ns, std::string name, kube::annotation_changes changes,
+                                                   std::string rv) {
+  auto self = shared_from_this();
+  std::optional<std::string> precondition = rv;
+  auto r = co_await kube::patch_annotations(*client_, kube::resources::services, ns, name, changes, precondition);
+  announcing_in_flight_.erase(ns + "/" + name);
+  if (stopped_) co_return;
+  if (r) {
+    ++figures_.annotation_writes;
+    std::string text;
+    for (const auto& [k, v] : changes) text += " " + k + "=" + v.value_or("(removed)");
+    spdlog::info("agent: Service {}/{}:{}", ns, name, text);
+  } else if (r.error().conflict()) {
+    // Someone wrote in between; the informer brings the new version and a new plan.
+    ++figures_.annotation_conflicts;
+    spdlog::debug("agent: Service {}/{}: annotation patch conflicted; replanning", ns, name);
+    changed();
+  } else if (!r.error().not_found()) {
+    ++figures_.kube_write_errors;
+    spdlog::warn("agent: Service {}/{}: cannot write announcing annotations: {}; retrying", ns, name,
+                 r.error().message);
+    schedule(5s);
+  }
+}
+
+void node_agent::report_diagnostics(const node_plan& plan) {
+  // Logged once when it appears (not on every plan), and sent as an Event
+  // when the planner says this node is the one to report it.
+  std::set<std::string> now;
+  for (const auto& diag : plan.diagnostics) {
+    const auto& d = diag.event;
+    bool warning = d.type == allocator::event_type::warning;
+    auto key = d.kind + "/" + d.ns + "/" + d.name + "/" + d.reason + "/" + d.message;
+    now.insert(key);
+    if (reported_.count(key)) continue;
+    if (warning) spdlog::warn("agent: {} {}/{}: {}: {}", d.kind, d.ns, d.name, d.reason, d.message);
+    else spdlog::info("agent: {} {}/{}: {}: {}", d.kind, d.ns, d.name, d.reason, d.message);
+    if (!diag.emit_event) continue;
+    kube::object_reference ref{d.kind, api_version_of(d.kind), d.ns, d.name, "", ""};
+    recorder_->post(std::move(ref), warning ? "Warning" : "Normal", d.reason, d.message);
+  }
+  reported_ = std::move(now);
+}
+
+void node_agent::arm_lease_expiry(const cluster_state& state) {
+  // Replan when the next live Lease expires, so a dead node's local
+  // addresses move; not while this node cannot reach the API server.
+  std::optional<std::chrono::steady_clock::time_point> next;
+  for (const auto& l : state.leases)
+    if (l.expires > state.now && (!next || l.expires < *next)) next = l.expires;
+  expiry_timer_.cancel();
+  if (!next || !api_reachable_) return;
+  expiry_timer_.expires_at(*next + 10ms);
+  expiry_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (auto self = weak.lock(); self && !ec) self->changed();
+  });
+}
+
+asio::awaitable<bool> node_agent::renew_lease_once() {
+  auto self = shared_from_this();
+  auto name = node_lease_name(opt_.node_name);
+  nlohmann::json spec = {{"holderIdentity", opt_.node_name},
+                         {"leaseDurationSeconds", node_lease_duration.count()},
+                         {"renewTime", micro_time_now()}};
+  nlohmann::json meta = {{"annotations", {{subnets_annotation, format_subnets(subnets_)}}}};
+  nlohmann::json patch = {{"spec", spec}};
+  if (lease_dirty_) patch["metadata"] = meta;
+  kube::request_options req;
+  req.method = kube::http::verb::patch;
+  req.target = kube::resources::leases.path(opt_.ns, name);
+  req.body = patch.dump();
+  req.content_type = "application/merge-patch+json";
+  auto r = co_await client_->request_json(req);
+  if (!r && r.error().not_found()) {
+    nlohmann::json lease = {{"apiVersion", "coordination.k8s.io/v1"},
+                            {"kind", "Lease"},
+                            {"metadata", {{"name", name}, {"namespace", opt_.ns}}},
+                            {"spec", spec}};
+    lease["metadata"]["annotations"] = meta["annotations"];
+    kube::request_options create;
+    create.method = kube::http::verb::post;
+    create.target = kube::resources::leases.path(opt_.ns);
+    create.body = lease.dump();
+    create.content_type = "application/json";
+    r = co_await client_->request_json(create);
+  }
+  if (!r) {
+    ++figures_.kube_write_errors;
+    co_return false;
+  }
+  lease_dirty_ = false;
+  co_return true;
+}
+
+asio::awaitable<void> node_agent::renew_lease_loop() {
+  auto self = shared_from_this();
+  while (!stopped_) {
+    bool ok = co_await renew_lease_once();
+    if (stopped_) break;
+    auto now = std::chrono::steady_clock::now();
+    if (ok) {
+      ++figures_.lease_renewals;
+      last_renewal_ = now;
+      if (!api_reachable_) {
+        spdlog::info("agent: API server reachable again: Lease {} renewed", node_lease_name(opt_.node_name));
+        api_reachable_ = true;
+        changed();
+      }
+    } else if (api_reachable_ && (!last_renewal_ || now - *last_renewal_ > node_lease_renew + 5s)) {
+      api_reachable_ = false;
+      spdlog::warn("agent: cannot renew Lease {}: API server unreachable? Keeping the current plan and announcements",
+                   node_lease_name(opt_.node_name));
+    }
+    lease_timer_.expires_after(ok ? node_lease_renew : 2s);
+    boost::system::error_code ec;
+    co_await lease_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+kube::probe_result node_agent::readiness() const {
+  if (stopped_) return {false, "shutting down"};
+  if (ready_) return {true, ""};
+  std::string waiting;
+  for (const auto& [name, inf] : informers_)
+    if (!inf->synced()) waiting += (waiting.empty() ? "" : ",") + name;
+  return {false, waiting.empty() ? std::string("first plan not applied yet") : "informers not synced: " + waiting};
+}
+
+std::string node_agent::metrics() const {
+  agent_figures f = figures_;
+  f.peers = sp_.status();
+  f.routes_in_table = sp_.route_count();
+  f.netlink = applier_->counters();
+  f.events_dropped = recorder_->dropped();
+  f.reconcile_seconds = &reconcile_seconds_;
+  f.ready = ready_;
+  for (const auto& [name, inf] : informers_) {
+    const auto& s = inf->stats();
+    f.informers.push_back({name, inf->synced(), s.list_errors + s.watch_errors, s.events, s.gone});
+  }
+  return render_agent_metrics(f);
+}
+
+}  // namespace herald::agent

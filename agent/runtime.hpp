@@ -1,0 +1,128 @@
+// The node agent's runtime: the informers (Services, EndpointSlices, Nodes
+// cluster-wide; ServiceGroups, BGPPeers, LBNodeAgents, Secrets and Leases in
+// Herald's namespace), this node's Lease, and the loop that turns any change
+// into a plan (agent/plan.hpp, pure) and applies it (applier.hpp): netlink,
+// the speaker, the herald.dev/announcing-* annotations and Events.
+//
+// Rules (docs/agent.md "Running the agent"):
+// - nothing is planned or applied before every informer has synced: a
+//   restarted agent leaves the addresses it finds and announces nothing
+//   until it knows the whole cluster; then End-of-RIB follows the first plan;
+// - changes are debounced (50 ms) so a burst makes one plan;
+// - annotations are written only by the Service's writer node, only when
+//   they differ from what the informer shows, with a resourceVersion
+//   precondition: a steady cluster sees no writes but the node Leases;
+// - while this node's Lease cannot be renewed (API server unreachable) the
+//   planner's clock is frozen at the last renewal, so other nodes' Leases do
+//   not seem to expire and nothing moves: the node keeps announcing what it had.
+//
+// Threading: one io_context thread owns everything here (DESIGN.md).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/applier.hpp"
+#include "agent/metrics.hpp"
+#include "agent/options.hpp"
+#include "agent/plan.hpp"
+#include "kube/client.hpp"
+#include "kube/events.hpp"
+#include "kube/http_server.hpp"
+#include "kube/informer.hpp"
+#include "kube/writes.hpp"
+
+namespace herald::agent {
+
+inline constexpr std::chrono::seconds node_lease_duration{40};
+inline constexpr std::chrono::seconds node_lease_renew{10};
+
+class node_agent : public std::enable_shared_from_this<node_agent> {
+ public:
+  // `nl` and `sp` belong to the caller (main) and outlive the agent; `sp` is started.
+  static std::shared_ptr<node_agent> create(boost::asio::any_io_executor ex, std::shared_ptr<kube::client> c,
+                                            agent_options o, netlink::rtnl& nl, bgp::speaker& sp);
+  ~node_agent();
+
+  // Starts the informers, the Lease and the netlink event stream.
+  void start();
+  // Stops watching and planning; the addresses and the speaker are left as
+  // they are (the caller shuts the speaker down gracefully).
+  void stop();
+
+  kube::probe_result readiness() const;
+  std::string metrics() const;
+  bool ready() const { return ready_; }
+
+ private:
+  node_agent(boost::asio::any_io_executor ex, std::shared_ptr<kube::client> c, agent_options o, netlink::rtnl& nl,
+             bgp::speaker& sp);
+  template <class T>
+  std::shared_ptr<kube::informer<T>> watch(const kube::resource& r, bool own_namespace);
+  bool all_synced() const;
+  void changed();
+  void schedule(std::chrono::milliseconds delay);
+  void run_plan();
+  cluster_state build_state();
+  node_facts gather_facts(const node_agent_settings& settings);
+  void log_decisions(const node_plan& plan);
+  void write_annotations(const node_plan& plan);
+  void report_diagnostics(const node_plan& plan);
+  void arm_lease_expiry(const cluster_state& state);
+  boost::asio::awaitable<void> renew_lease_loop();
+  boost::asio::awaitable<bool> renew_lease_once();
+  boost::asio::awaitable<void> patch_announcing(std::string ns, std::string name, kube::annotation_changes changes,
+                                                std::string rv);
+
+  boost::asio::any_io_executor ex_;
+  std::shared_ptr<kube::client> client_;
+  agent_options opt_;
+  netlink::rtnl& nl_;
+  bgp::speaker& sp_;
+  std::unique_ptr<applier> applier_;
+  std::shared_ptr<netlink::event_stream> events_;
+
+  std::shared_ptr<kube::informer<kube::service>> services_;
+  std::shared_ptr<kube::informer<kube::endpoint_slice>> slices_;
+  std::shared_ptr<kube::informer<kube::node>> nodes_;
+  std::shared_ptr<kube::informer<kube::custom_resource>> groups_, peers_, node_agents_;
+  std::shared_ptr<kube::informer<kube::secret>> secrets_;
+  std::shared_ptr<kube::informer<kube::lease>> leases_;
+  std::vector<std::pair<std::string, std::shared_ptr<kube::informer_base>>> informers_;
+
+  boost::asio::steady_timer plan_timer_, expiry_timer_, lease_timer_;
+  bool plan_pending_ = false;
+  std::optional<std::chrono::steady_clock::time_point> change_seen_;  // first change of the pending batch
+  bool stopped_ = false;
+  bool ready_ = false;
+
+  // Other nodes' Leases: when this agent saw each renewTime change (kube/election.hpp's rule).
+  struct lease_seen {
+    std::string renew_time;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, lease_seen> lease_seen_;
+  std::optional<std::chrono::steady_clock::time_point> last_renewal_;  // of this node's Lease
+  bool api_reachable_ = true;
+  std::vector<netlink::subnet> subnets_;  // on the local interface, for the Lease annotation
+  bool lease_dirty_ = true;
+
+  std::set<std::string> announcing_in_flight_;  // "ns/name" being patched
+  std::set<std::string> reported_;              // diagnostics already sent as Events
+  std::map<std::string, std::vector<std::string>> last_addresses_;  // address → services, for decision logs
+  std::unique_ptr<kube::event_recorder> recorder_;
+
+  prometheus::histogram reconcile_seconds_ = make_reconcile_histogram();
+  agent_figures figures_;
+  std::chrono::steady_clock::time_point last_held_log_{};
+};
+
+}  // namespace herald::agent
