@@ -12,10 +12,8 @@ namespace herald::agent {
 namespace {
 
 using allocator::ip_family;
-using bgp::wire::afi;
 
 std::size_t index_of(ip_family f) { return static_cast<std::size_t>(f); }
-afi afi_of(ip_family f) { return f == ip_family::v4 ? afi::ipv4 : afi::ipv6; }
 
 // FNV-1a over the bytes, then the splitmix64 finaliser: the same value on
 // every platform and every run (std::hash promises neither).
@@ -61,10 +59,12 @@ using endpoint_map = std::map<std::string, std::array<std::size_t, 2>, std::less
 // IPv4, 1 IPv6), from its EndpointSlices. Unset `ready` means ready (the
 // EndpointSlice API's rule for consumers); terminating never counts, nor an
 // endpoint the scheduler has not placed on a node.
-endpoint_map endpoint_counts(const cluster_state& state, std::string_view ns, std::string_view name) {
+using slice_list = std::vector<const kube::endpoint_slice*>;
+
+endpoint_map endpoint_counts(const slice_list& slices) {
   endpoint_map out;
-  for (auto& slice : state.endpoint_slices) {
-    if (slice.meta.ns != ns || slice.service_name() != name) continue;
+  for (auto* sp : slices) {
+    auto& slice = *sp;
     std::size_t fam = slice.address_type == "IPv4" ? 0 : slice.address_type == "IPv6" ? 1 : 2;
     if (fam == 2) continue;  // FQDN slices carry no addresses to weigh
     for (auto& e : slice.endpoints) {
@@ -117,6 +117,8 @@ class planner {
       if (l.expires > state_.now) live_.insert(l.node);
     for (auto& l : state_.leases) leases_[l.node] = &l;
     live_list_.assign(live_.begin(), live_.end());
+    // EndpointSlices by owning Service, once: not a scan of all slices per Service.
+    for (auto& sl : state_.endpoint_slices) slices_[sl.meta.ns + "/" + sl.service_name()].push_back(&sl);
   }
   const kube::string_map& labels_of(const std::string& node) const {
     auto it = nodes_.find(node);
@@ -125,12 +127,6 @@ class planner {
   // Exclusion is the well-known label only: cordoning (unschedulable) is for
   // pod scheduling and keeps the node's kube-proxy serving (docs/agent.md).
   bool excluded(const std::string& node) const { return labels_of(node).count(exclude_label) != 0; }
-  // Every node the cluster knows of: Node objects and Lease holders, sorted.
-  std::vector<std::string> known_nodes() const {
-    std::set<std::string> all(live_.begin(), live_.end());
-    for (auto& [name, n] : nodes_) all.insert(name);
-    return {all.begin(), all.end()};
-  }
 
   // ---- diagnostics ----
   void report(std::string kind, std::string ns, std::string name, allocator::event_type type, std::string reason,
@@ -242,10 +238,16 @@ class planner {
   }
 
   // Whether `node` has a usable peer of family f (cluster-wide view).
-  bool node_peers_family(const std::string& node, ip_family f) const {
-    for (auto* p : usable_peers_)
-      if (p->node_selector.matches(labels_of(node)) && speaks(*p, f)) return true;
-    return false;
+  // Memoised: asked for every live node and every remote address.
+  bool node_peers_family(const std::string& node, ip_family f) {
+    auto [it, fresh] = peers_family_.try_emplace(node);
+    if (fresh) {
+      for (auto* p : usable_peers_)
+        if (p->node_selector.matches(labels_of(node)))
+          for (auto fam : {ip_family::v4, ip_family::v6})
+            if (speaks(*p, fam)) it->second[index_of(fam)] = true;
+    }
+    return it->second[index_of(f)];
   }
   static bool speaks(const bgp_peer& p, ip_family f) {
     auto want = f == ip_family::v4 ? bgp::wire::ipv4_unicast : bgp::wire::ipv6_unicast;
@@ -282,7 +284,8 @@ class planner {
     ann.name = s.meta.name;
     ann.writer = rendezvous_winner(s.meta.ns + "/" + s.meta.name, live_list_).value_or("");
     const bool local_policy = s.external_traffic_policy == "Local";
-    auto endpoints = endpoint_counts(state_, s.meta.ns, s.meta.name);
+    auto slices = slices_.find(s.meta.ns + "/" + s.meta.name);
+    auto endpoints = slices == slices_.end() ? endpoint_map{} : endpoint_counts(slices->second);
 
     std::set<allocator::ip_address> done;  // an address listed twice counts once
     for (auto& ingress : s.ingress) {
@@ -313,8 +316,8 @@ class planner {
       return it == endpoints.end() ? std::size_t{0} : it->second[index_of(fam)];
     };
     auto serves = [&](const std::string& node) { return !excluded(node) && (!local_policy || count_on(node) > 0); };
-    for (auto& n : known_nodes())
-      if (live_.count(n) && serves(n) && node_peers_family(n, fam)) nodes.push_back(n);
+    for (auto& n : live_list_)
+      if (serves(n) && node_peers_family(n, fam)) nodes.push_back(n);
     if (!serves(node_)) return;
 
     std::vector<bgp::wire::ip_address> peers;
@@ -470,6 +473,8 @@ class planner {
   std::vector<std::string> live_list_;  // sorted
   std::vector<const bgp_peer*> usable_peers_;  // valid, password available, first of its address
   std::vector<const bgp_peer*> my_peers_;      // of those, the ones selecting this node
+  std::map<std::string, slice_list, std::less<>> slices_;  // by "ns/service"
+  std::map<std::string, std::array<bool, 2>, std::less<>> peers_family_;
   std::map<bgp::wire::ip_prefix, route_entry> routes_;
   std::map<bgp::wire::ip_prefix, std::vector<bgp::wire::ip_address>> route_peers_;
 };
@@ -515,7 +520,10 @@ std::optional<std::string> rendezvous_winner(std::string_view key, const std::ve
 
 std::array<std::size_t, 2> ready_local_endpoints(const cluster_state& state, std::string_view ns,
                                                  std::string_view name, std::string_view node) {
-  auto counts = endpoint_counts(state, ns, name);
+  slice_list slices;
+  for (auto& sl : state.endpoint_slices)
+    if (sl.meta.ns == ns && sl.service_name() == name) slices.push_back(&sl);
+  auto counts = endpoint_counts(slices);
   auto it = counts.find(node);
   return it == counts.end() ? std::array<std::size_t, 2>{0, 0} : it->second;
 }

@@ -810,3 +810,23 @@ TEST_CASE("ServiceGroup weightedECMP: parsed on remote groups, refused on local 
     if (e.spec) CHECK(e.spec->weighted_ecmp);
   }
 }
+
+TEST_CASE("ready local endpoints: per family, only this Service's slices", "[plan][endpoints]") {
+  auto s = three_nodes();
+  s.endpoint_slices.push_back(make_slice("web", "IPv4", {{"n1"}, {"n1"}, {"n2"}, {"n1", false}, {"n1", true, true}}));
+  s.endpoint_slices.push_back(make_slice("web", "IPv4", {{"n1"}}, "b"));  // a second slice of the same Service
+  s.endpoint_slices.push_back(make_slice("web", "IPv6", {{"n1"}}));
+  auto fqdn = make_slice("web", "FQDN", {{"n1"}}, "c");
+  s.endpoint_slices.push_back(fqdn);
+  auto elsewhere = make_slice("web", "IPv4", {{"n1"}}, "d");
+  elsewhere.meta.ns = "other";
+  s.endpoint_slices.push_back(elsewhere);
+  auto unset = make_slice("web", "IPv4", {{"n3"}}, "e");
+  unset.endpoints[0].conditions = {};  // unset ready counts as ready
+  s.endpoint_slices.push_back(unset);
+  CHECK(ready_local_endpoints(s, "default", "web", "n1") == std::array<std::size_t, 2>{3, 1});
+  CHECK(ready_local_endpoints(s, "default", "web", "n2") == std::array<std::size_t, 2>{1, 0});
+  CHECK(ready_local_endpoints(s, "default", "web", "n3") == std::array<std::size_t, 2>{1, 0});
+  CHECK(ready_local_endpoints(s, "other", "web", "n1") == std::array<std::size_t, 2>{1, 0});
+  CHECK(ready_local_endpoints(s, "default", "api", "n1") == std::array<std::size_t, 2>{0, 0});
+}
