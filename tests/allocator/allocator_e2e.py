@@ -11,7 +11,8 @@ stack in a one-family group; invalid groups; a duplicate address from an
 older installation; pool grow / shrink / delete; a restart with 1,000
 allocated Services (no address changes, no writes beyond the Lease); two
 replicas with the leader SIGKILLed while Services are being created (no
-address twice at any moment, every Service served). /metrics is checked with
+address twice at any moment, every Service served); a leader frozen past its
+renew deadline writes nothing when it wakes. /metrics is checked with
 promtool (skipped with a message when promtool is missing; under CI=true
 that fails). Pools use documentation ranges only.
 """
@@ -596,8 +597,10 @@ def scenario_failover():
         for i in range(total):
             c.service("race", "svc-%03d" % i)
             if i == kill_at and leader:
+                served = leader.metric('herald_allocator_writes_total{kind="status"}')
                 leader.stop(signal.SIGKILL)
-                print("SIGKILLed the leader %s after %d Services" % (leader.identity, i + 1))
+                print("SIGKILLed the leader %s after %d Services created, %s status writes" %
+                      (leader.identity, i + 1, served))
         survivor = y if leader is x else x
         wait_for(survivor.leading, "the survivor takes over", timeout=30)
 
@@ -619,6 +622,47 @@ def scenario_failover():
         c.close()
 
 
+def writes_of(a):
+    _, text = a.http("/metrics")
+    return sorted(l for l in text.splitlines() if l.startswith("herald_allocator_writes_total"))
+
+
+def scenario_paused_leader():
+    """A leader frozen past its renew deadline (SIGSTOP) must not write when it
+    wakes up, even though its informers deliver the changes made meanwhile."""
+    c = Cluster()
+    try:
+        c.group("default", remote(v4=[("192.0.2.0/24", "192.0.2.0/26")]))
+        c.ensure_namespace("pause")
+        w = ServiceWatch(c.emu, "pause")
+        w.start()
+        x = c.start("replica-x")
+        y = c.start("replica-y", wait_leading=False)
+        wait_for(lambda: y.metric('herald_allocator_informer_synced{resource="services"}') == 1, "standby synced")
+        c.service("pause", "before")
+        c.wait_ips("pause", "before")
+        c.settle(x)
+        frozen = writes_of(x)
+        x.proc.send_signal(signal.SIGSTOP)
+        try:
+            wait_for(y.leading, "the standby takes over from the frozen leader", timeout=30)
+            for i in range(10):
+                c.service("pause", "during-%d" % i)
+            for i in range(10):
+                c.wait_ips("pause", "during-%d" % i)
+        finally:
+            x.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: x.metric("herald_allocator_leader") == 0, "the old leader knows it does not lead")
+        c.service("pause", "after")
+        c.wait_ips("pause", "after")
+        c.settle(y)
+        check(writes_of(x) == frozen, "the old leader wrote nothing after waking: %s -> %s" % (frozen, writes_of(x)))
+        w.stop()
+        check(not w.violations, "no address on two Services at any moment: %s" % w.violations[:5])
+    finally:
+        c.close()
+
+
 SCENARIOS = [
     ("class-filter", scenario_class_filter),
     ("groups", scenario_groups),
@@ -630,6 +674,7 @@ SCENARIOS = [
     ("pool-edits", scenario_pool_edits),
     ("restart-1000", scenario_restart_1000),
     ("failover", scenario_failover),
+    ("paused-leader", scenario_paused_leader),
 ]
 
 
