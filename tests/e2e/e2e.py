@@ -52,6 +52,21 @@ def node_ip(i):
     return f"192.0.2.{11 + i}"
 
 
+def node_ip6(i):
+    return f"2001:db8::{11 + i:x}"
+
+
+def dummy_links_work(ns):
+    """Whether this kernel has the dummy link type (the agent then creates
+    kube-lb0 itself); where it has not, the test pre-creates kube-lb0 as a
+    bridge, which the agent adopts."""
+    L.run("ip", "link", "add", "hdummy0", "type", "dummy", ns=ns, check=False)
+    if not L.run("ip", "link", "show", "hdummy0", ns=ns, check=False):
+        return False
+    L.run("ip", "link", "del", "hdummy0", ns=ns)
+    return True
+
+
 def find_binary(rel):
     """rel under HERALD_BUILD_DIR, meson's build dir (HERALD_MESON_BUILD_DIR)
     or the usual build directories of the checkout; None when not built."""
@@ -67,7 +82,10 @@ def find_binary(rel):
 class Cluster:
     """The emulator, the allocator, three agents and the router."""
 
-    def __init__(self, lab, router_kind, binaries):
+    def __init__(self, lab, router_kind, binaries, router_asn=ROUTER_ASN, node_asn=NODE_ASN,
+                 password=None, bfd=None, ipv6_peers=False, hold_time=9):
+        """password, bfd (peers.Neighbor's form) and ipv6_peers shape the
+        router's side of the sessions; the BGPPeers applied must agree."""
         self.lab, self.bin = lab, binaries
         self.rns = lab.netns("r")
         lab.bridge(self.rns, "br0")
@@ -79,14 +97,18 @@ class Cluster:
             lab.veth(self.rns, f"n{i}", ns, "eth0")
             lab.enslave(self.rns, f"n{i}", "br0")
             lab.addr(ns, "eth0", f"{node_ip(i)}/24")
-            lab.addr(ns, "eth0", f"2001:db8::{11 + i:x}/64")
+            lab.addr(ns, "eth0", f"{node_ip6(i)}/64")
             lab.route(ns, "default", ROUTER_V4)
-            L.run("ip", "link", "add", "kube-lb0", "type", "bridge", ns=ns)
+            if not dummy_links_work(ns):
+                L.run("ip", "link", "add", "kube-lb0", "type", "bridge", ns=ns)
             self.nodes.append({"name": name, "ns": ns, "i": i, "agent": None})
         for n in self.nodes:
             lab.wait_reachable(n["ns"], ROUTER_V4)
-        nbs = [Neighbor(node_ip(n["i"]), NODE_ASN, hold_time=9) for n in self.nodes]
-        self.router = ROUTERS[router_kind](lab, self.rns, nbs, multipath=True, kernel=True)
+        addresses = [node_ip(n["i"]) for n in self.nodes]
+        if ipv6_peers:
+            addresses += [node_ip6(n["i"]) for n in self.nodes]
+        nbs = [Neighbor(a, node_asn, password=password, hold_time=hold_time, bfd=bfd) for a in addresses]
+        self.router = ROUTERS[router_kind](lab, self.rns, nbs, multipath=True, kernel=True, asn=router_asn)
         self.kubeconfig = None
 
     # --- the API server -----------------------------------------------------
