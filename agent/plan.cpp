@@ -238,6 +238,18 @@ class planner {
   }
 
   // Whether `node` has a usable peer of family f (cluster-wide view).
+  // Live, not excluded nodes with a peer of family f: who announces a
+  // Cluster-policy address. Memoised per family.
+  const std::vector<std::string>& cluster_announcers(ip_family f) {
+    auto& out = cluster_announcers_[index_of(f)];
+    if (!out) {
+      out.emplace();
+      for (auto& n : live_list_)
+        if (!excluded(n) && node_peers_family(n, f)) out->push_back(n);
+    }
+    return *out;
+  }
+
   // Memoised: asked for every live node and every remote address.
   bool node_peers_family(const std::string& node, ip_family f) {
     auto [it, fresh] = peers_family_.try_emplace(node);
@@ -316,8 +328,10 @@ class planner {
       return it == endpoints.end() ? std::size_t{0} : it->second[index_of(fam)];
     };
     auto serves = [&](const std::string& node) { return !excluded(node) && (!local_policy || count_on(node) > 0); };
-    for (auto& n : live_list_)
-      if (serves(n) && node_peers_family(n, fam)) nodes.push_back(n);
+    if (!local_policy) nodes = cluster_announcers(fam);
+    else  // only nodes with endpoints can serve: walk those, not every live node
+      for (auto& [n, counts] : endpoints)
+        if (counts[index_of(fam)] > 0 && live_.count(n) && !excluded(n) && node_peers_family(n, fam)) nodes.push_back(n);
     if (!serves(node_)) return;
 
     std::vector<bgp::wire::ip_address> peers;
@@ -475,6 +489,7 @@ class planner {
   std::vector<const bgp_peer*> my_peers_;      // of those, the ones selecting this node
   std::map<std::string, slice_list, std::less<>> slices_;  // by "ns/service"
   std::map<std::string, std::array<bool, 2>, std::less<>> peers_family_;
+  std::array<std::optional<std::vector<std::string>>, 2> cluster_announcers_;
   std::map<bgp::wire::ip_prefix, route_entry> routes_;
   std::map<bgp::wire::ip_prefix, std::vector<bgp::wire::ip_address>> route_peers_;
 };
