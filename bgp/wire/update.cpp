@@ -390,6 +390,9 @@ Result<decoded_update, decode_error> decode_update(std::span<const std::byte> bo
       continue;
     }
     seen.set(code);
+    // RFC 7606 §7.5: a LOCAL_PREF from an external peer is discarded whatever
+    // its flags or length; only an internal peer's malformed one is treat-as-withdraw.
+    if (code == static_cast<std::uint8_t>(attr_code::local_pref) && ctx.ebgp) continue;
     if (!row) {
       if (!(flags & attr_flag::optional))
         // RFC 4271 §6.3: an unrecognized well-known attribute.

@@ -267,6 +267,25 @@ TEST_CASE("UPDATE: length fields that overrun the message reset") {
   expect_reset(cat({u16(0), u16(40), origin_igp}), upd, sc(update_subcode::malformed_attribute_list));
 }
 
+TEST_CASE("UPDATE: a malformed LOCAL_PREF is discarded from eBGP, treat-as-withdraw from iBGP (RFC 7606 §7.5)") {
+  // Found by tests/interop/hostile.py: the length check ran before the eBGP check.
+  for (const bytes& bad : {attr(0x40, 5, from_hex("000064")), attr(0xc0, 5, from_hex("00000064"))}) {
+    auto body = update_body({}, cat({origin_igp, as_path_65001, next_hop_ok, bad}), nlri_host);
+    update_context ebgp;
+    auto d = decode_update(body, ebgp);
+    REQUIRE(d);
+    CHECK(d->errors.empty());
+    CHECK(d->action == error_action::none);
+    CHECK_FALSE(d->msg.attrs.local_pref);
+    CHECK(d->msg.nlri.size() == 1);
+    update_context ibgp;
+    ibgp.ebgp = false;
+    auto i = decode_update(body, ibgp);
+    REQUIRE(i);
+    CHECK(i->action == error_action::treat_as_withdraw);
+  }
+}
+
 TEST_CASE("UPDATE: unknown attributes") {
   SECTION("unrecognized well-known resets") {
     expect_reset(update_body({}, cat({origin_igp, as_path_65001, next_hop_ok, attr(0x40, 99, from_hex("01"))}), nlri_host),

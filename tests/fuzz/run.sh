@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a libFuzzer target for a bounded time. Usage: run.sh TARGET SECONDS CORPUS_DIR...
 # Seeds come from each corpus dir: binary files as they are, and `.hex`
-# fixtures (golden captures) decoded to binary. A crash makes this fail; the
+# fixtures (golden captures) decoded to binary; `.json` files are seeds
+# unless they describe a `.hex` capture of the same name. A crash makes this fail; the
 # crashing input is copied into tests/data/<proto>/regressions by hand after
 # the fix (the unit tests replay every file there).
 set -euo pipefail
@@ -15,7 +16,8 @@ for dir in "$@"; do
     [ -f "$f" ] || continue
     case "$f" in
       *.hex) grep -v '^#' "$f" | tr -d ' \n\r\t' | xxd -r -p > "$work/corpus/$(basename "$f" .hex).bin" ;;
-      *.json|*.md|*.txt) ;;
+      *.md|*.txt) ;;
+      *.json) [ -f "${f%.json}.hex" ] || cp "$f" "$work/corpus/" ;;  # skip a capture's description
       *) cp "$f" "$work/corpus/" ;;
     esac
   done

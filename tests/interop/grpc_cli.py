@@ -365,8 +365,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (AssertionError, L.Timeout) as e:
-        log(f"FAIL: {e}")
-        sys.exit(1)
+    L.run_main(main)

@@ -278,6 +278,16 @@ def run_checks(fn, *args):
     return 0
 
 
+def run_main(main):
+    """Runs a suite script's main(): FAIL and exit 1 on an AssertionError
+    (Timeout is one); skips exit inside main() already."""
+    try:
+        main()
+    except AssertionError as e:
+        log(f"FAIL: {e}")
+        sys.exit(1)
+
+
 def skip(reason):
     ci = os.environ.get("CI") == "true"
     print(f"{'FAIL (CI=true)' if ci else 'SKIP'}: {reason}", flush=True)
