@@ -1,47 +1,19 @@
 // Prometheus text format 0.0.4 rendering for the allocator's metrics.
 #include "allocator/metrics.hpp"
 
-#include <cmath>
-#include <cstdio>
+#include "herald/prometheus.hpp"
 
 namespace herald::allocator {
 
+using prometheus::escape_label;
+using prometheus::format_value;
+
 namespace {
 
-// Label values escape backslash, double quote and newline (text format 0.0.4).
-std::string escape_label(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
-}
-
-std::string number(double v) {
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
 void header(std::string& out, const char* name, const char* type, const char* help) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
+  prometheus::text_writer w;
+  w.family(name, type, help);
+  out += w.text();
 }
 
 }  // namespace
@@ -65,7 +37,7 @@ std::string render_metrics(const std::vector<group_status>& groups, const alloca
         if (!u.present && u.in_use == 0) continue;
         out += g.name;
         out += "{group=\"" + escape_label(s.name) + "\",family=\"" + family_labels[f] + "\"} ";
-        out += g.in_use ? std::to_string(u.in_use) : number(u.size_value);
+        out += g.in_use ? std::to_string(u.in_use) : format_value(u.size_value);
         out += '\n';
       }
   }

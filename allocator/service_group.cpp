@@ -163,7 +163,7 @@ Result<group_spec, std::string> parse_group_spec(const json& spec) {
   }
   g.multi_pool = r.boolean(body, "multiPool", path + ".");
   g.balance_pools = r.boolean(body, "balancePools", path + ".");
-  for (const char* bgp_key : {"communities", "largeCommunities", "localPref", "med"}) {
+  for (const char* bgp_key : {"communities", "largeCommunities", "localPref", "med", "weightedECMP"}) {
     if (has_local && body.contains(bgp_key))
       r.fail(path + "." + bgp_key,
              "BGP attributes are only allowed on remote groups (local addresses are not announced by BGP)");
@@ -180,6 +180,7 @@ Result<group_spec, std::string> parse_group_spec(const json& spec) {
              in_quotes(g.large_communities[i]) + " is not global:local1:local2 (32 bits each)");
   g.local_pref = r.uint32(body, "localPref", path + ".");
   g.med = r.uint32(body, "med", path + ".");
+  g.weighted_ecmp = r.boolean(body, "weightedECMP", path + ".");
   g.namespaces = r.strings(spec, "namespaces", "spec.");
   if (!r.ok()) return r.error();
   if (!g.has_family(ip_family::v4) && !g.has_family(ip_family::v6))

@@ -3,7 +3,8 @@
 // `local` / `remote`, each with v4pool, v6pool, v4pools[], v6pools[] of
 // {pool, subnet, aggregation}, multiPool, balancePools) plus, on remote
 // groups, the BGP attributes of its routes (communities RFC 1997, large
-// communities RFC 8092, LOCAL_PREF, MED) and an optional namespaces[] list.
+// communities RFC 8092, LOCAL_PREF, MED, weightedECMP) and an optional
+// namespaces[] list.
 // Parsing never throws: a bad spec is an error message naming the field.
 #pragma once
 
@@ -42,6 +43,7 @@ struct group_spec {
   std::vector<std::string> large_communities;  // "65000:1:2"
   std::optional<std::uint32_t> local_pref;
   std::optional<std::uint32_t> med;
+  bool weighted_ecmp = false;  // link-bandwidth community per node, by ready endpoints (docs/agent.md)
   std::vector<std::string> namespaces;  // empty: every namespace may draw
 
   bool has_family(ip_family f) const { return !pools[static_cast<std::size_t>(f)].empty(); }

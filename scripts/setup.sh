@@ -12,6 +12,7 @@ packages=(
   protobuf-compiler libssl-dev libyaml-cpp-dev
   python3-yaml python3-jsonschema
   bird2 frr gobgpd tshark prometheus iproute2 iputils-ping procps curl xxd
+  umoci
 )
 daemons=(bird frr gobgpd prometheus)
 

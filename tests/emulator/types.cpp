@@ -3,6 +3,8 @@
 // the conversion of a CustomResourceDefinition into served types.
 #include "store.hpp"
 
+#include <tuple>
+
 namespace herald::emulator {
 
 namespace {
@@ -75,6 +77,30 @@ std::vector<resource_type> builtin_types() {
     out.push_back(t);
   }
   out.push_back(make("coordination.k8s.io", "leases", "lease", "Lease", true));
+  // What an installation (manifests/, kubectl apply -k) creates besides CRDs:
+  // stored as given, not run (no pods, no RBAC enforcement).
+  {
+    auto t = make("", "serviceaccounts", "serviceaccount", "ServiceAccount", true);
+    t.short_names = {"sa"};
+    out.push_back(t);
+  }
+  for (const auto& [plural, kind, namespaced] :
+       {std::tuple{"roles", "Role", true}, std::tuple{"rolebindings", "RoleBinding", true},
+        std::tuple{"clusterroles", "ClusterRole", false}, std::tuple{"clusterrolebindings", "ClusterRoleBinding", false}}) {
+    std::string singular = kind;
+    for (auto& c : singular) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.push_back(make("rbac.authorization.k8s.io", plural, singular, kind, namespaced));
+  }
+  for (const auto& [plural, singular, kind, short_name] :
+       {std::tuple{"deployments", "deployment", "Deployment", "deploy"},
+        std::tuple{"daemonsets", "daemonset", "DaemonSet", "ds"}}) {
+    auto t = make("apps", plural, singular, kind, true);
+    t.short_names = {short_name};
+    t.categories = {"all"};
+    t.status_subresource = true;
+    t.tracks_generation = true;
+    out.push_back(t);
+  }
   {
     auto t = make("apiextensions.k8s.io", "customresourcedefinitions", "customresourcedefinition",
                   "CustomResourceDefinition", false);

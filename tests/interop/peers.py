@@ -11,18 +11,56 @@
 # Received routes are installed in the kernel only with kernel=True (ECMP).
 # A Neighbor with bfd={"min_tx": MS, "min_rx": MS, "multiplier": N} runs BFD
 # (RFC 5880 / 5881) with the session: BIRD's `bfd` protocol, FRR's bfdd.
+# The configuration text comes from docs/routers/ (bird.conf, frr.conf,
+# gobgpd.toml), which docs/routers.md shows operators: the suites run the
+# files the documentation shows, part by part ("@section" markers).
 import ipaddress
 import json
 import os
 import pwd
 import re
 import signal
+import string
 import struct
 
 from lab import poll, run
 
 ROUTER_ID = "192.0.2.1"
 LOCAL_ASN = 65000
+ROUTER_CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "routers")
+
+
+class ConfigTemplate:
+    """A router configuration file of docs/routers/: parts that start at a
+    line "# @section NAME" (or "! @section NAME"), with ${name} placeholders.
+    Lines before the first part are the file's own commentary."""
+
+    def __init__(self, filename):
+        self.parts, name = {}, None
+        with open(os.path.join(ROUTER_CONFIGS, filename)) as f:
+            for line in f:
+                m = re.match(r"^[#!] @section (\S+)\s*$", line)
+                if m:
+                    name = m.group(1)
+                    self.parts[name] = []
+                elif name is not None:
+                    self.parts[name].append(line)
+
+    def render(self, part, **values):
+        """The part with its placeholders filled in; a missing value is a KeyError."""
+        return string.Template("".join(self.parts[part])).substitute(values).rstrip("\n")
+
+    def lines(self, part, **values):
+        return self.render(part, **values).split("\n")
+
+
+_templates = {}
+
+
+def template(filename):
+    if filename not in _templates:
+        _templates[filename] = ConfigTemplate(filename)
+    return _templates[filename]
 
 
 class Neighbor:
@@ -136,30 +174,24 @@ class Bird(Router):
         return "n" + str(self.neighbors.index(next(n for n in self.neighbors if n.address == addr)))
 
     def config(self):
-        d = self.lab.path("bird")
-        lines = [f'log "{d}/bird.log" all;', f"router id {ROUTER_ID};", "protocol device {}"]
+        t = template("bird.conf")
+        lines = [t.render("global", dir=self.lab.path("bird"), router_id=ROUTER_ID)]
         if self.kernel:
+            ecmp = t.render("kernel-ecmp") if self.multipath else ""
             for fam in ("ipv4", "ipv6"):
-                lines.append(f"protocol kernel k{fam[-1]} {{ {fam} {{ export all; }}; "
-                             f"{'merge paths on;' if self.multipath else ''} }}")
+                lines.append(t.render("kernel", v=fam[-1], family=fam, ecmp=ecmp))
         bfd = next((nb.bfd for nb in self.neighbors if nb.bfd), None)
         if bfd:
-            # BIRD takes BFD timers per interface, not per BGP neighbor: the
-            # first neighbor's apply to all (the tests give all the same).
-            lines.append(f'protocol bfd {{ interface "*" {{ min rx interval {bfd["min_rx"]} ms; '
-                         f'min tx interval {bfd["min_tx"]} ms; multiplier {bfd["multiplier"]}; }}; }}')
+            # Per interface in BIRD: the first neighbor's timers apply to all
+            # (the tests give all the same).
+            lines.append(t.render("bfd", **bfd))
         for i, nb in enumerate(self.neighbors):
-            pw = f'password "{nb.password}";' if nb.password else ""
-            hold = f"hold time {nb.hold_time};" if nb.hold_time else ""
-            pw += " bfd on;" if nb.bfd else ""
-            # gateway direct: next hops are on the shared link (iBGP would
-            # otherwise resolve them recursively through an empty IGP table).
-            chan = "{ import all; export none; gateway direct; }"
-            direct = "direct;" if self.is_ibgp(nb) else ""  # iBGP defaults to multihop
-            lines.append(
-                f"protocol bgp n{i} {{ local as {self.asn}; neighbor {nb.address} as {nb.asn}; "
-                f"{direct} {pw} {hold} connect delay time 1; connect retry time 1; error wait time 1,4; "
-                f"graceful restart on; ipv4 {chan}; ipv6 {chan}; }}")
+            options = [t.render("neighbor-ibgp") if self.is_ibgp(nb) else "",  # iBGP defaults to multihop
+                       t.render("neighbor-password", password=nb.password) if nb.password else "",
+                       t.render("neighbor-bfd") if nb.bfd else "",
+                       t.render("neighbor-hold", hold_time=nb.hold_time) if nb.hold_time else ""]
+            lines.append(t.render("neighbor", name=f"n{i}", local_as=self.asn, address=nb.address, asn=nb.asn,
+                                  options=" ".join(o for o in options if o)))
         return "\n".join(lines) + "\n"
 
     def start(self):
@@ -245,29 +277,25 @@ class Frr(Router):
     kind = "frr"
 
     def config(self):
-        d = self.lab.path("frr")
-        c = ["hostname frr-router", f"log file {d}/bgpd.log", "!",
-             f"router bgp {self.asn}", f" bgp router-id {ROUTER_ID}",
-             " no bgp ebgp-requires-policy", " no bgp default ipv4-unicast",
-             " bgp graceful-restart", " bgp bestpath as-path multipath-relax"]
+        t = template("frr.conf")
+        c = t.lines("global", dir=self.lab.path("frr"), local_as=self.asn, router_id=ROUTER_ID)
         for nb in self.neighbors:
-            c.append(f" neighbor {nb.address} remote-as {nb.asn}")
-            c.append(f" neighbor {nb.address} timers connect 1")
+            c += t.lines("neighbor", address=nb.address, asn=nb.asn)
             if nb.password:
-                c.append(f" neighbor {nb.address} password {nb.password}")
+                c += t.lines("neighbor-password", address=nb.address, password=nb.password)
             if nb.hold_time:
-                c.append(f" neighbor {nb.address} timers {max(1, nb.hold_time // 3)} {nb.hold_time}")
+                c += t.lines("neighbor-hold", address=nb.address, keepalive=max(1, nb.hold_time // 3),
+                             hold_time=nb.hold_time)
             if nb.bfd:
-                c.append(f" neighbor {nb.address} bfd profile {self._bfd_profile(nb.bfd)}")
+                c += t.lines("neighbor-bfd", address=nb.address, profile=self._bfd_profile(nb.bfd))
         for fam in ("ipv4", "ipv6"):
-            c.append(f" address-family {fam} unicast")
+            c += t.lines("family", family=fam)
             if self.multipath:
-                c += ["  maximum-paths 8", "  maximum-paths ibgp 8"]
+                c += t.lines("family-multipath")
             for nb in self.neighbors:
-                c.append(f"  neighbor {nb.address} activate")
-                c.append(f"  neighbor {nb.address} route-map ALL in")
-            c.append(" exit-address-family")
-        c += ["exit", "route-map ALL permit 10", "exit"]
+                c += t.lines("family-neighbor", address=nb.address)
+            c += t.lines("family-end")
+        c += t.lines("end")
         return "\n".join(c) + "\n"
 
     @staticmethod
@@ -275,11 +303,11 @@ class Frr(Router):
         return f"h{bfd['min_tx']}-{bfd['min_rx']}-{bfd['multiplier']}"
 
     def bfdd_config(self):
-        c = [f"log file {self.lab.path('frr')}/bfdd.log", "bfd"]
+        t = template("frr.conf")
+        c = t.lines("bfdd", dir=self.lab.path("frr"))
         for bfd in {self._bfd_profile(nb.bfd): nb.bfd for nb in self.neighbors if nb.bfd}.values():
-            c += [f" profile {self._bfd_profile(bfd)}", f"  detect-multiplier {bfd['multiplier']}",
-                  f"  receive-interval {bfd['min_rx']}", f"  transmit-interval {bfd['min_tx']}", " exit"]
-        return "\n".join(c + ["exit"]) + "\n"
+            c += t.lines("bfdd-profile", profile=self._bfd_profile(bfd), **bfd)
+        return "\n".join(c + t.lines("bfdd-end")) + "\n"
 
     def start(self):
         d = self.lab.path("frr")
@@ -289,7 +317,7 @@ class Frr(Router):
         with open(f"{d}/bfdd.conf", "w") as f:
             f.write(self.bfdd_config())
         with open(f"{d}/zebra.conf", "w") as f:
-            f.write(f"hostname frr-router\nlog file {d}/zebra.log\n")
+            f.write(template("frr.conf").render("zebra", dir=d) + "\n")
         frr = pwd.getpwnam("frr")
         for root, dirs, files in os.walk(d):
             for x in [root] + [os.path.join(root, y) for y in dirs + files]:
@@ -379,25 +407,20 @@ class Gobgp(Router):
     kind = "gobgp"
 
     def config(self):
-        c = ["[global.config]", f"  as = {self.asn}", f'  router-id = "{ROUTER_ID}"', ""]
+        t = template("gobgpd.toml")
+        c = t.lines("global", local_as=self.asn, router_id=ROUTER_ID) + [""]
         if self.multipath:
-            c += ["[global.use-multiple-paths.config]", "  enabled = true", ""]
+            c += t.lines("multipath") + [""]
         for nb in self.neighbors:
-            c += ["[[neighbors]]", "  [neighbors.config]",
-                  f'    neighbor-address = "{nb.address}"', f"    peer-as = {nb.asn}"]
+            c += t.lines("neighbor", address=nb.address, asn=nb.asn)
             if nb.password:
-                c.append(f'    auth-password = "{nb.password}"')
-            c += ["  [neighbors.timers.config]", "    connect-retry = 1"]
+                c += t.lines("neighbor-password", password=nb.password)
+            c += t.lines("neighbor-timers")
             if nb.hold_time:
-                c += [f"    hold-time = {nb.hold_time}",
-                      f"    keepalive-interval = {max(1, nb.hold_time // 3)}"]
-            c += ["  [neighbors.graceful-restart.config]", "    enabled = true",
-                  "    restart-time = 120"]
+                c += t.lines("neighbor-hold", hold_time=nb.hold_time, keepalive=max(1, nb.hold_time // 3))
+            c += t.lines("neighbor-graceful-restart")
             for fam in ("ipv4-unicast", "ipv6-unicast"):
-                c += ["  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]",
-                      f'      afi-safi-name = "{fam}"',
-                      "    [neighbors.afi-safis.mp-graceful-restart.config]",
-                      "      enabled = true"]
+                c += t.lines("neighbor-family", family=fam)
             c.append("")
         return "\n".join(c) + "\n"
 

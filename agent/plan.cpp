@@ -1,0 +1,546 @@
+// The node agent's planner (plan.hpp, docs/agent.md): objects in, plan out.
+// Pure: no clock (cluster_state.now is given), no I/O. Every loop runs over
+// inputs sorted by name, so the plan and its diagnostics are the same on
+// every node and on every run with the same input.
+#include "agent/plan.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace herald::agent {
+
+namespace {
+
+using allocator::ip_family;
+
+std::size_t index_of(ip_family f) { return static_cast<std::size_t>(f); }
+
+// FNV-1a over the bytes, then the splitmix64 finaliser: the same value on
+// every platform and every run (std::hash promises neither).
+std::uint64_t stable_hash(std::string_view a, std::string_view b) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  auto feed = [&](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 0x100000001b3ull;
+    }
+  };
+  feed(a);
+  h ^= 0xff;  // separator no text contains: ("ab","c") and ("a","bc") differ
+  h *= 0x100000001b3ull;
+  feed(b);
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
+const kube::string_map& no_labels() {
+  static const kube::string_map empty;
+  return empty;
+}
+
+// "no-export" (ServiceGroup spelling) → the wire codec's "NO_EXPORT".
+std::optional<std::uint32_t> parse_community(std::string text) {
+  for (auto& c : text) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return bgp::wire::community::parse(text);
+}
+
+bool truthy(const kube::string_map& annotations, const char* key) {
+  auto it = annotations.find(key);
+  return it != annotations.end() && (it->second == "true" || it->second == "True" || it->second == "1");
+}
+
+using endpoint_map = std::map<std::string, std::array<std::size_t, 2>, std::less<>>;
+
+// Ready, non-terminating endpoints of a Service per node and family (index 0
+// IPv4, 1 IPv6), from its EndpointSlices. Unset `ready` means ready (the
+// EndpointSlice API's rule for consumers); terminating never counts, nor an
+// endpoint the scheduler has not placed on a node.
+using slice_list = std::vector<const kube::endpoint_slice*>;
+
+endpoint_map endpoint_counts(const slice_list& slices) {
+  endpoint_map out;
+  for (auto* sp : slices) {
+    auto& slice = *sp;
+    std::size_t fam = slice.address_type == "IPv4" ? 0 : slice.address_type == "IPv6" ? 1 : 2;
+    if (fam == 2) continue;  // FQDN slices carry no addresses to weigh
+    for (auto& e : slice.endpoints) {
+      if (!e.conditions.ready.value_or(true) || e.conditions.terminating.value_or(false)) continue;
+      if (e.node_name.empty()) continue;
+      ++out[e.node_name][fam];
+    }
+  }
+  return out;
+}
+
+// One remote prefix this node announces, gathered over the Services in it.
+struct route_entry {
+  std::string group;                  // whose attributes it carries
+  const allocator::group_spec* spec;  // null: the group is unavailable, defaults
+  ip_family family;
+  std::size_t endpoints = 0;  // ready local endpoints, summed over its Services (weighted ECMP)
+  bool weighted = false;
+};
+
+// The planner's working state for one call.
+class planner {
+ public:
+  planner(const cluster_state& s, std::string_view node, const node_facts& f) : state_(s), node_(node), facts_(f) {}
+
+  node_plan run() {
+    plan_.settings = settings_for_node(state_, node_);
+    plan_.dummy_link = plan_.settings.dummy_interface;
+    plan_.local_link = facts_.local_interface;
+    index_nodes();
+    report_invalid_objects();
+    choose_peers();
+    std::vector<const kube::service*> services;
+    for (auto& s : state_.services) services.push_back(&s);
+    std::sort(services.begin(), services.end(),
+              [](auto* a, auto* b) { return std::tie(a->meta.ns, a->meta.name) < std::tie(b->meta.ns, b->meta.name); });
+    for (auto* s : services) plan_service(*s);
+    emit_routes();
+    auto by_address = [](const planned_address& a, const planned_address& b) { return a.spec.address < b.spec.address; };
+    std::sort(plan_.dummy_addresses.begin(), plan_.dummy_addresses.end(), by_address);
+    std::sort(plan_.local_addresses.begin(), plan_.local_addresses.end(), by_address);
+    return std::move(plan_);
+  }
+
+ private:
+  // ---- nodes ----
+  void index_nodes() {
+    for (auto& n : state_.nodes) nodes_[n.meta.name] = &n;
+    for (auto& l : state_.leases)
+      if (l.expires > state_.now) live_.insert(l.node);
+    for (auto& l : state_.leases) leases_[l.node] = &l;
+    live_list_.assign(live_.begin(), live_.end());
+    // EndpointSlices by owning Service, once: not a scan of all slices per Service.
+    for (auto& sl : state_.endpoint_slices) slices_[sl.meta.ns + "/" + sl.service_name()].push_back(&sl);
+  }
+  const kube::string_map& labels_of(const std::string& node) const {
+    auto it = nodes_.find(node);
+    return it == nodes_.end() ? no_labels() : it->second->meta.labels;
+  }
+  // Exclusion is the well-known label only: cordoning (unschedulable) is for
+  // pod scheduling and keeps the node's kube-proxy serving (docs/agent.md).
+  bool excluded(const std::string& node) const { return labels_of(node).count(exclude_label) != 0; }
+
+  // ---- diagnostics ----
+  void report(std::string kind, std::string ns, std::string name, allocator::event_type type, std::string reason,
+              std::string message, bool cluster_wide) {
+    diagnostic d;
+    d.event = {kind, ns, name, type, std::move(reason), std::move(message)};
+    if (cluster_wide) {
+      // The object's rendezvous winner over the live nodes records the Event;
+      // with no live node (Leases not written yet) every agent does.
+      auto writer = rendezvous_winner(kind + "/" + ns + "/" + name, live_list_);
+      d.emit_event = !writer || *writer == node_;
+    }
+    plan_.diagnostics.push_back(std::move(d));
+  }
+  void warn_service(const kube::service& s, std::string reason, std::string message, bool cluster_wide = true) {
+    report("Service", s.meta.ns, s.meta.name, allocator::event_type::warning, std::move(reason), std::move(message),
+           cluster_wide);
+  }
+
+  void report_invalid_objects() {
+    for (auto& bad : state_.invalid)
+      report(bad.kind, bad.ns, bad.name, allocator::event_type::warning, "Invalid" + bad.kind,
+             bad.kind + " " + (bad.ns.empty() ? bad.name : bad.ns + "/" + bad.name) + " is ignored: " + bad.error,
+             true);
+  }
+
+  // ---- peers ----
+  // A BGPPeer usable by `node`: its selector matches and its password, if
+  // any, is available. The same answer on every node (Secrets are cluster state).
+  std::optional<std::string> password_of(const bgp_peer& p) const {
+    if (!p.password) return std::string{};
+    for (auto& s : state_.secrets) {
+      if (s.meta.ns != state_.herald_namespace || s.meta.name != p.password->name) continue;
+      auto it = s.data.find(p.password->key);
+      if (it == s.data.end()) return std::nullopt;
+      return it->second;
+    }
+    return std::nullopt;
+  }
+
+  void choose_peers() {
+    std::vector<const bgp_peer*> peers;
+    for (auto& p : state_.peers) peers.push_back(&p);
+    std::sort(peers.begin(), peers.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
+    std::set<bgp::wire::ip_address> seen;
+    for (auto* p : peers) {
+      // Duplicates are judged on the specs alone, so which BGPPeer owns an
+      // address does not flip when a Secret comes and goes.
+      if (!seen.insert(p->config.address).second) {
+        report("BGPPeer", p->ns, p->name, allocator::event_type::warning, "DuplicatePeer",
+               "BGPPeer " + p->key() + " is ignored: another BGPPeer (first by namespace/name) has address " +
+                   p->config.address.to_string(),
+               true);
+        continue;
+      }
+      auto password = password_of(*p);
+      if (!password) {
+        report("BGPPeer", p->ns, p->name, allocator::event_type::warning, "PasswordUnavailable",
+               "BGPPeer " + p->key() + " is ignored: key \"" + p->password->key + "\" of Secret " +
+                   state_.herald_namespace + "/" + p->password->name + " is missing",
+               true);
+        continue;
+      }
+      if (password->size() > 80) {
+        report("BGPPeer", p->ns, p->name, allocator::event_type::warning, "InvalidBGPPeer",
+               "BGPPeer " + p->key() + " is ignored: its password is longer than the 80 octets TCP MD5 allows", true);
+        continue;
+      }
+      usable_peers_.push_back(p);
+      if (!p->node_selector.matches(labels_of(node_))) continue;
+      bgp::peer_config c = p->config;
+      c.password = *password;
+      plan_.speaker.peers.push_back(std::move(c));
+      my_peers_.push_back(p);
+    }
+    auto& sp = plan_.speaker;
+    if (!my_peers_.empty()) {
+      // Speaker-wide settings come from the first peer by namespace/name.
+      const bgp_peer& first = *my_peers_.front();
+      sp.local_asn = first.config.local_asn;
+      sp.graceful_restart = first.graceful_restart;
+      sp.restart_time = first.restart_time;
+      for (auto* p : my_peers_)
+        if (p->graceful_restart != first.graceful_restart || p->restart_time != first.restart_time)
+          report("BGPPeer", p->ns, p->name, allocator::event_type::warning, "ConflictingSettings",
+                 "BGPPeer " + p->key() + ": gracefulRestart differs from BGPPeer " + first.key() +
+                     ", whose setting node " + node_ + " uses for all its sessions",
+                 false);
+    }
+    sp.router_id = router_id();
+    sp.hostname = node_;
+  }
+
+  // BGP identifier: a BGPPeer's routerID, else the node's InternalIP (IPv4),
+  // else an IPv4 address of the node, else a stable hash of its name (RFC
+  // 6286 allows any non-zero value, as IPv6-only nodes need).
+  std::uint32_t router_id() const {
+    for (auto* p : my_peers_)
+      if (p->router_id) return *p->router_id;
+    if (auto it = nodes_.find(node_); it != nodes_.end())
+      for (auto& a : it->second->addresses)
+        if (a.type == "InternalIP")
+          if (auto ip = bgp::wire::ip_address::parse(a.address); ip && ip->is_v4() && ip->v4_host_order() != 0)
+            return ip->v4_host_order();
+    for (auto& a : facts_.addresses)
+      if (a.is_v4() && a.to_v4().to_uint() != 0) return a.to_v4().to_uint();
+    auto h = static_cast<std::uint32_t>(stable_hash("router-id", node_));
+    return h == 0 ? 1 : h;
+  }
+
+  // Whether `node` has a usable peer of family f (cluster-wide view).
+  // Live, not excluded nodes with a peer of family f: who announces a
+  // Cluster-policy address. Memoised per family.
+  const std::vector<std::string>& cluster_announcers(ip_family f) {
+    auto& out = cluster_announcers_[index_of(f)];
+    if (!out) {
+      out.emplace();
+      for (auto& n : live_list_)
+        if (!excluded(n) && node_peers_family(n, f)) out->push_back(n);
+    }
+    return *out;
+  }
+
+  // Memoised: asked for every live node and every remote address.
+  bool node_peers_family(const std::string& node, ip_family f) {
+    auto [it, fresh] = peers_family_.try_emplace(node);
+    if (fresh) {
+      for (auto* p : usable_peers_)
+        if (p->node_selector.matches(labels_of(node)))
+          for (auto fam : {ip_family::v4, ip_family::v6})
+            if (speaks(*p, fam)) it->second[index_of(fam)] = true;
+    }
+    return it->second[index_of(f)];
+  }
+  static bool speaks(const bgp_peer& p, ip_family f) {
+    auto want = f == ip_family::v4 ? bgp::wire::ipv4_unicast : bgp::wire::ipv6_unicast;
+    return std::find(p.config.families.begin(), p.config.families.end(), want) != p.config.families.end();
+  }
+
+  // ---- services ----
+  void plan_service(const kube::service& s) {
+    if (s.type != "LoadBalancer" || s.meta.deleting) return;
+    auto by = s.meta.annotations.find(allocator::annotation::allocated_by);
+    if (by == s.meta.annotations.end() || by->second != state_.allocated_by) return;
+    std::string group_name;
+    if (auto it = s.meta.annotations.find(allocator::annotation::allocated_from); it != s.meta.annotations.end())
+      group_name = it->second;
+    const allocator::group_spec* spec = nullptr;
+    if (auto it = state_.groups.find(group_name); it != state_.groups.end() && it->second.spec)
+      spec = &*it->second.spec;
+    else {
+      // Keep serving what the allocator handed out (nothing lost); say why the
+      // group's attributes are missing.
+      std::string why = it == state_.groups.end() ? "does not exist" : "is invalid: " + it->second.error;
+      warn_service(s, "GroupUnavailable",
+                   "ServiceGroup \"" + group_name + "\" " + why +
+                       "; its addresses stay announced with default attributes");
+    }
+    allocator::pool_type type = spec ? spec->type : allocator::pool_type::remote;
+    if (!spec)
+      if (auto it = s.meta.annotations.find(allocator::annotation::pool_type);
+          it != s.meta.annotations.end() && it->second == "local")
+        type = allocator::pool_type::local;
+
+    service_announcing ann;
+    ann.ns = s.meta.ns;
+    ann.name = s.meta.name;
+    ann.writer = rendezvous_winner(s.meta.ns + "/" + s.meta.name, live_list_).value_or("");
+    const bool local_policy = s.external_traffic_policy == "Local";
+    auto slices = slices_.find(s.meta.ns + "/" + s.meta.name);
+    auto endpoints = slices == slices_.end() ? endpoint_map{} : endpoint_counts(slices->second);
+
+    std::set<allocator::ip_address> done;  // an address listed twice counts once
+    for (auto& ingress : s.ingress) {
+      auto addr = allocator::ip_address::parse(ingress.ip);
+      if (!addr) continue;  // a hostname, or not Herald's
+      if (!done.insert(*addr).second) continue;
+      auto& nodes = addr->family == ip_family::v4 ? ann.v4_nodes : ann.v6_nodes;
+      if (type == allocator::pool_type::remote) plan_remote(s, *addr, spec, group_name, local_policy, endpoints, nodes);
+      else plan_local(s, *addr, local_policy, endpoints, nodes);
+    }
+    plan_.announcing.push_back(std::move(ann));
+  }
+
+  void plan_remote(const kube::service& s, const allocator::ip_address& addr, const allocator::group_spec* spec,
+                   const std::string& group_name, bool local_policy,
+                   const endpoint_map& endpoints, std::vector<std::string>& nodes) {
+    const ip_family fam = addr.family;
+    unsigned aggregation = allocator::max_length(fam);
+    if (spec)
+      for (auto& pool : spec->pools_of(fam))
+        if (pool.pool.contains(addr)) aggregation = pool.aggregation;
+    if (local_policy && aggregation != allocator::max_length(fam))
+      warn_service(s, "AggregatedLocalPolicy",
+                   "externalTrafficPolicy Local with an aggregated pool (/" + std::to_string(aggregation) +
+                       "): a node announces the aggregate while any Service in it has endpoints there");
+    auto count_on = [&](const std::string& node) {
+      auto it = endpoints.find(node);
+      return it == endpoints.end() ? std::size_t{0} : it->second[index_of(fam)];
+    };
+    auto serves = [&](const std::string& node) { return !excluded(node) && (!local_policy || count_on(node) > 0); };
+    if (!local_policy) nodes = cluster_announcers(fam);
+    else  // only nodes with endpoints can serve: walk those, not every live node
+      for (auto& [n, counts] : endpoints)
+        if (counts[index_of(fam)] > 0 && live_.count(n) && !excluded(n) && node_peers_family(n, fam)) nodes.push_back(n);
+    if (!serves(node_)) return;
+
+    std::vector<bgp::wire::ip_address> peers;
+    for (auto* p : my_peers_)
+      if (speaks(*p, fam)) peers.push_back(p->config.address);
+    // No peer for this family: announcing to "all peers" (an empty list)
+    // would be wrong, and the address would attract nothing.
+    if (peers.empty()) return;
+
+    auto text = addr.to_string();
+    boost::system::error_code ec;
+    auto nl_addr = boost::asio::ip::make_address(text, ec);
+    if (ec) return;
+    add_address(plan_.dummy_addresses, nl_addr, static_cast<std::uint8_t>(aggregation), s, false);
+
+    bgp::wire::ip_prefix prefix{*bgp::wire::ip_address::parse(text), static_cast<std::uint8_t>(aggregation)};
+    prefix.addr = *bgp::wire::ip_address::parse(
+        netlink::network_of(nl_addr, static_cast<std::uint8_t>(aggregation)).to_string());
+    auto [it, fresh] = routes_.try_emplace(prefix, route_entry{group_name, spec, fam});
+    if (!fresh && it->second.group != group_name) {
+      warn_service(s, "AggregateConflict",
+                   "prefix " + prefix.to_string() + " is announced with the attributes of ServiceGroup \"" +
+                       it->second.group + "\", not \"" + group_name + "\"");
+      return;
+    }
+    // Weighted ECMP weighs by endpoints only under Local: with Cluster,
+    // kube-proxy spreads every node's share over all endpoints anyway.
+    if (spec && spec->weighted_ecmp && local_policy) {
+      it->second.weighted = true;
+      it->second.endpoints += count_on(node_);
+    }
+    route_peers_[prefix] = std::move(peers);
+  }
+
+  void plan_local(const kube::service& s, const allocator::ip_address& addr, bool local_policy,
+                  const endpoint_map& endpoints,
+                  std::vector<std::string>& nodes) {
+    const ip_family fam = addr.family;
+    if (local_policy && !truthy(s.meta.annotations, annotation::allow_local)) {
+      warn_service(s, "LocalPolicyRefused",
+                   "externalTrafficPolicy Local on local address " + addr.to_string() +
+                       " is refused: traffic would enter through a node without endpoints; annotate " +
+                       annotation::allow_local + "=true to elect among nodes with ready endpoints");
+      return;
+    }
+    auto text = addr.to_string();
+    boost::system::error_code ec;
+    auto nl_addr = boost::asio::ip::make_address(text, ec);
+    if (ec) return;
+    std::vector<std::string> candidates;
+    for (auto& n : live_list_) {
+      if (excluded(n)) continue;
+      auto lease = leases_.find(n);
+      bool on_subnet = lease != leases_.end() && std::any_of(lease->second->subnets.begin(), lease->second->subnets.end(),
+                                                             [&](auto& sn) { return sn.contains(nl_addr); });
+      if (!on_subnet) continue;
+      if (local_policy) {
+        auto it = endpoints.find(n);
+        if (it == endpoints.end() || it->second[index_of(fam)] == 0) continue;
+      }
+      candidates.push_back(n);
+    }
+    auto winner = rendezvous_winner(text, candidates);
+    if (!winner) {
+      warn_service(s, "NoCandidateNode",
+                   "no live node has a subnet containing " + text + (local_policy ? " and a ready endpoint" : ""));
+      return;
+    }
+    nodes.push_back(*winner);
+    if (*winner != node_) return;
+    auto sn = std::find_if(facts_.local_subnets.begin(), facts_.local_subnets.end(),
+                           [&](auto& x) { return x.contains(nl_addr); });
+    if (sn == facts_.local_subnets.end()) {
+      // The Lease said otherwise (it lags the interface): do not guess a length.
+      warn_service(s, "SubnetMismatch",
+                   "node " + node_ + " won " + text + " but interface " + facts_.local_interface +
+                       " has no subnet containing it; the Lease will catch up",
+                   false);
+      return;
+    }
+    add_address(plan_.local_addresses, nl_addr, sn->prefix_len, s, true);
+  }
+
+  void add_address(std::vector<planned_address>& list, const netlink::ip_address& a, std::uint8_t len,
+                   const kube::service& s, bool local) {
+    auto key = s.meta.ns + "/" + s.meta.name;
+    for (auto& existing : list)
+      if (existing.spec.address == a) {  // a shared address: one entry, both Services
+        existing.services.push_back(key);
+        return;
+      }
+    planned_address p;
+    p.spec.address = a;
+    p.spec.prefix_len = len;
+    p.spec.noprefixroute = plan_.settings.noprefixroute;
+    p.spec.nodad = a.is_v6();  // the address is ours by election or is virtual: no DAD delay
+    const auto& st = plan_.settings;
+    if (local) {
+      // Finite, renewed while this node wins (the agent re-applies the plan),
+      // and deprecated (preferred 0) so the node never sources traffic from it.
+      p.spec.valid_lifetime = st.valid_lifetime ? st.valid_lifetime : default_local_valid_lifetime;
+      p.spec.preferred_lifetime = 0;
+    } else {
+      p.spec.valid_lifetime = st.valid_lifetime ? st.valid_lifetime : netlink::infinite_lifetime;
+      p.spec.preferred_lifetime = st.preferred_lifetime ? st.preferred_lifetime : p.spec.valid_lifetime;
+    }
+    p.services.push_back(key);
+    list.push_back(std::move(p));
+  }
+
+  // ---- routes ----
+  void emit_routes() {
+    // One attribute object per distinct attribute set (route_list shares them).
+    std::map<std::pair<std::string, std::size_t>, bgp::attrs_ref> shared;
+    for (auto& [prefix, entry] : routes_) {
+      bgp::route_attrs a;
+      if (entry.spec) {
+        for (auto& c : entry.spec->communities)
+          if (auto v = parse_community(c)) a.communities.push_back(*v);
+        for (auto& c : entry.spec->large_communities)
+          if (auto v = bgp::wire::large_community::parse(c)) a.large_communities.push_back(*v);
+        a.local_pref = entry.spec->local_pref;
+        a.med = entry.spec->med;
+      }
+      if (entry.weighted) {
+        // 2-octet AS field: AS_TRANS for 4-octet ASNs (RFC 6793 §9).
+        auto asn = plan_.speaker.local_asn <= 0xffff ? static_cast<std::uint16_t>(plan_.speaker.local_asn)
+                                                     : bgp::wire::as_trans;
+        a.ext_communities.push_back(bgp::wire::make_link_bandwidth(
+            {asn, static_cast<float>(entry.endpoints) * bandwidth_per_endpoint, true}));
+      }
+      a.peers = route_peers_[prefix];
+      auto key = std::make_pair(entry.group + "|" + peers_key(a.peers) + "|" + std::to_string(entry.weighted),
+                                entry.weighted ? entry.endpoints : 0);
+      auto& ref = shared[key];
+      if (!ref) ref = std::make_shared<const bgp::route_attrs>(std::move(a));
+      plan_.speaker.routes.emplace_back(prefix, ref);
+    }
+  }
+  static std::string peers_key(const std::vector<bgp::wire::ip_address>& peers) {
+    std::string k;
+    for (auto& p : peers) k += p.to_string() + ",";
+    return k;
+  }
+
+  const cluster_state& state_;
+  std::string node_;
+  const node_facts& facts_;
+  node_plan plan_;
+  std::map<std::string, const kube::node*> nodes_;
+  std::map<std::string, const node_lease*> leases_;
+  std::set<std::string> live_;
+  std::vector<std::string> live_list_;  // sorted
+  std::vector<const bgp_peer*> usable_peers_;  // valid, password available, first of its address
+  std::vector<const bgp_peer*> my_peers_;      // of those, the ones selecting this node
+  std::map<std::string, slice_list, std::less<>> slices_;  // by "ns/service"
+  std::map<std::string, std::array<bool, 2>, std::less<>> peers_family_;
+  std::array<std::optional<std::vector<std::string>>, 2> cluster_announcers_;
+  std::map<bgp::wire::ip_prefix, route_entry> routes_;
+  std::map<bgp::wire::ip_prefix, std::vector<bgp::wire::ip_address>> route_peers_;
+};
+
+}  // namespace
+
+group_entry group_entry_from(const kube::custom_resource& object) {
+  group_entry e;
+  auto spec = allocator::parse_group_spec(object.spec);
+  if (spec) e.spec = std::move(*spec);
+  else e.error = spec.error();
+  return e;
+}
+
+node_agent_settings settings_for_node(const cluster_state& state, std::string_view node_name) {
+  const kube::string_map* labels = &no_labels();
+  for (auto& n : state.nodes)
+    if (n.meta.name == node_name) labels = &n.meta.labels;
+  const node_agent_settings* best = nullptr;
+  for (auto& s : state.node_agents) {
+    if (!s.node_selector.matches(*labels)) continue;
+    // A specific selector beats a catch-all; among equals the first by name.
+    auto rank = [](const node_agent_settings& x) { return x.node_selector.empty() ? 1 : 0; };
+    if (!best || std::make_pair(rank(s), s.name) < std::make_pair(rank(*best), best->name)) best = &s;
+  }
+  return best ? *best : node_agent_settings{};
+}
+
+node_plan plan_node(const cluster_state& state, std::string_view node_name, const node_facts& facts) {
+  return planner(state, node_name, facts).run();
+}
+
+std::optional<std::string> rendezvous_winner(std::string_view key, const std::vector<std::string>& candidates) {
+  const std::string* best = nullptr;
+  std::uint64_t best_hash = 0;
+  for (auto& c : candidates) {
+    auto h = stable_hash(key, c);
+    if (!best || h > best_hash || (h == best_hash && c < *best)) best = &c, best_hash = h;
+  }
+  if (!best) return std::nullopt;
+  return *best;
+}
+
+std::array<std::size_t, 2> ready_local_endpoints(const cluster_state& state, std::string_view ns,
+                                                 std::string_view name, std::string_view node) {
+  slice_list slices;
+  for (auto& sl : state.endpoint_slices)
+    if (sl.meta.ns == ns && sl.service_name() == name) slices.push_back(&sl);
+  auto counts = endpoint_counts(slices);
+  auto it = counts.find(node);
+  return it == counts.end() ? std::array<std::size_t, 2>{0, 0} : it->second;
+}
+
+}  // namespace herald::agent

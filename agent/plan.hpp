@@ -1,0 +1,159 @@
+// The node agent's planner (pure: objects in, plan out; docs/agent.md).
+// Given everything the agent's informers hold (cluster_state) and what only
+// the node itself knows (node_facts), it decides which Service addresses
+// belong on this node's dummy link (remote, announced by BGP, RFC 4271) or
+// on its local interface (local, elected, announced by gratuitous ARP /
+// unsolicited NA), the speaker's peers and routes with their attributes
+// (communities RFC 1997, large communities RFC 8092, LOCAL_PREF / MED
+// RFC 4271, link bandwidth draft-ietf-idr-link-bandwidth), which nodes
+// announce each Service (for the herald.dev/announcing-* annotations), and
+// the diagnostics to report. No clock, no I/O: every agent given the same
+// cluster_state computes the same cluster-wide answers.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/resources.hpp"
+#include "allocator/service.hpp"
+#include "allocator/service_group.hpp"
+#include "bgp/config.hpp"
+#include "kube/views.hpp"
+#include "netlink/types.hpp"
+
+namespace herald::agent {
+
+// Annotations and labels the agent reads or writes (docs/agent.md).
+namespace annotation {
+inline constexpr const char* announcing_v4 = "herald.dev/announcing-IPv4";  // comma-separated node names
+inline constexpr const char* announcing_v6 = "herald.dev/announcing-IPv6";
+inline constexpr const char* allow_local = "herald.dev/allow-local";  // "true": Local policy on a local address
+}  // namespace annotation
+// The Kubernetes well-known label that takes a node out of external load
+// balancers (the service controller honours it too). Cordoning does not.
+inline constexpr const char* exclude_label = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+// A ServiceGroup as the planner sees it: parsed (allocator::parse_group_spec)
+// or the reason it is invalid.
+struct group_entry {
+  std::optional<allocator::group_spec> spec;
+  std::string error;  // set when spec is empty
+};
+// Parses a ServiceGroup object's spec into an entry (never throws).
+group_entry group_entry_from(const kube::custom_resource& object);
+
+// A custom resource that failed validation, kept so the planner can report it.
+struct invalid_object {
+  std::string kind;  // "BGPPeer", "LBNodeAgent"
+  std::string ns;
+  std::string name;
+  std::string error;
+};
+
+// Everything the planner reads. The agent fills it from its informer caches;
+// BGPPeers and LBNodeAgents parsed with parse_bgp_peer / parse_lb_node_agent
+// (the failures go to `invalid`), ServiceGroups with group_entry_from, node
+// Leases with parse_node_lease plus their expiry on the agent's clock.
+struct cluster_state {
+  std::string herald_namespace = "herald-system";
+  std::string allocated_by = "herald";  // allocator's herald.dev/allocated-by value
+  std::vector<kube::service> services;
+  std::vector<kube::endpoint_slice> endpoint_slices;
+  std::vector<kube::node> nodes;
+  std::map<std::string, group_entry, std::less<>> groups;  // by ServiceGroup name
+  std::vector<bgp_peer> peers;
+  std::vector<node_agent_settings> node_agents;
+  std::vector<invalid_object> invalid;
+  std::vector<kube::secret> secrets;  // only Herald's namespace is read
+  std::vector<node_lease> leases;
+  std::chrono::steady_clock::time_point now{};
+};
+
+// What only this node knows.
+struct node_facts {
+  std::string local_interface;                // resolved from node_agent_settings.local_interface
+  std::vector<netlink::subnet> local_subnets;  // on that interface
+  std::vector<netlink::ip_address> addresses;  // the node's own addresses, for the router ID
+};
+
+// The LBNodeAgent settings for a node: the matching one with a non-empty
+// selector beats a catch-all; among equals, the first by namespace/name.
+// Built-in defaults when none matches. The agent resolves the local
+// interface from these before it can fill node_facts.
+node_agent_settings settings_for_node(const cluster_state& state, std::string_view node_name);
+
+// Which nodes announce one Service's addresses, cluster-wide, for the
+// herald.dev/announcing-IPv4 / -IPv6 annotations (sorted node names).
+// Exactly one agent writes them: `writer`, the rendezvous-hash winner of the
+// Service's namespace/name over the live nodes (valid Lease), so the write
+// moves only when that node goes away.
+struct service_announcing {
+  std::string ns;
+  std::string name;
+  std::vector<std::string> v4_nodes;
+  std::vector<std::string> v6_nodes;
+  std::string writer;  // node name; empty when no node is live
+};
+
+// Something to report about `event.kind ns/name`. Every agent logs it; only
+// one records the Event (`emit_event`): for a cluster-wide fact (an invalid
+// BGPPeer, a missing group) the rendezvous winner of the object over the live
+// nodes, so three agents do not triple every Event; for a fact about this
+// node (its subnets, its Secret lookup) this node.
+struct diagnostic {
+  allocator::event event;
+  bool emit_event = true;
+};
+
+// One address on a link and which Service(s) it serves (for logs).
+struct planned_address {
+  netlink::address_spec spec;
+  std::vector<std::string> services;  // "ns/name"
+};
+
+struct node_plan {
+  node_agent_settings settings;
+  std::string dummy_link;                      // settings.dummy_interface
+  std::vector<planned_address> dummy_addresses;  // remote addresses this node announces
+  std::string local_link;                      // node_facts.local_interface
+  std::vector<planned_address> local_addresses;  // local addresses this node won
+  // router_id, local_asn, graceful restart, peers (with passwords) and
+  // routes; listen address, ports and drain are left to the agent.
+  bgp::speaker_config speaker;
+  std::vector<service_announcing> announcing;  // every Herald Service, cluster-wide
+  std::vector<diagnostic> diagnostics;
+};
+
+// Plans `node_name`. Never fails: objects it cannot use are skipped and named
+// in diagnostics (invalid BGPPeer, missing Secret, unknown or invalid group,
+// Local policy refused on a local address, ...).
+node_plan plan_node(const cluster_state& state, std::string_view node_name, const node_facts& facts);
+
+// ---- building blocks, exposed for tests ----
+
+// Rendezvous (highest random weight) hashing: the candidate with the highest
+// hash of (key, candidate). Deterministic across processes and platforms;
+// removing a candidate moves only the keys it held. nullopt if none.
+std::optional<std::string> rendezvous_winner(std::string_view key, const std::vector<std::string>& candidates);
+
+// Ready, non-terminating endpoints of Service ns/name on `node`, per family
+// (index 0 IPv4, 1 IPv6), from its EndpointSlices.
+std::array<std::size_t, 2> ready_local_endpoints(const cluster_state& state, std::string_view ns,
+                                                 std::string_view name, std::string_view node);
+
+// Valid lifetime of a won local address when the LBNodeAgent sets none: the
+// agent re-applies the plan well within it, so a node that dies (or loses the
+// election without noticing) stops holding the address on its own.
+inline constexpr std::uint32_t default_local_valid_lifetime = 60;
+
+// Bytes per second the link-bandwidth community carries per ready endpoint
+// (1 Mbit/s: FRR reads the value in Mbit/s, so smaller units round to 0).
+inline constexpr float bandwidth_per_endpoint = 125'000.0f;
+
+}  // namespace herald::agent

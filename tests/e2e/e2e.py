@@ -1,0 +1,300 @@
+#!/usr/bin/env python3
+# End-to-end scenarios of issue 7 (docs/agent.md): the API-server emulator
+# (herald-kube-emulator), the allocator (herald-allocator) and three node
+# agents (herald-agent), each node in its own network namespace on a bridge
+# with a BIRD or FRR router that installs ECMP routes in its kernel.
+#
+#   python3 e2e.py ROUTER      ROUTER: bird frr
+#
+# Scenarios, in order, on one Service from a remote ServiceGroup
+# (203.0.113.0/24, host routes):
+#   cluster      externalTrafficPolicy Cluster: one route, three next hops
+#   local        Local with ready endpoints on two nodes: two next hops
+#   no-endpoints Local with zero endpoints: the route is withdrawn
+#   restart      an agent killed and started again (graceful restart): the
+#                router keeps that node's next hop throughout and the address
+#                never leaves kube-lb0
+#   delete       the Service deleted: its address leaves kube-lb0 on every
+#                node and the route leaves the router
+# Layout: the router namespace holds the bridge (192.0.2.1, 2001:db8::1), the
+# emulator (listening on 192.0.2.1) and the allocator; nodes are 192.0.2.11-13.
+# kube-lb0 is pre-created in each node as a bridge: this kernel has no dummy
+# link type and the agent adopts an existing kube-lb0 of any type.
+# Exit: 0 pass, 1 fail, 77 skip (1 instead of 77 under CI=true).
+import glob
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "interop"))
+import lab as L  # noqa: E402
+from lab import log, poll  # noqa: E402
+from peers import ROUTERS, Neighbor  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+ROUTER_V4, ROUTER_V6 = "192.0.2.1", "2001:db8::1"
+ROUTER_ASN, NODE_ASN = 65000, 65001
+NAMESPACE = "herald-system"
+NODES = [f"node-{i}" for i in range(3)]
+TOOLS = {"bird": ["bird", "birdc"], "frr": ["/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "vtysh"]}
+BINARIES = {
+    "emulator": "tests/emulator/herald-kube-emulator",
+    "allocator": "allocator/herald-allocator",
+    "agent": "agent/herald-agent",
+}
+
+
+def node_ip(i):
+    return f"192.0.2.{11 + i}"
+
+
+def node_ip6(i):
+    return f"2001:db8::{11 + i:x}"
+
+
+def dummy_links_work(ns):
+    """Whether this kernel has the dummy link type (the agent then creates
+    kube-lb0 itself); where it has not, the test pre-creates kube-lb0 as a
+    bridge, which the agent adopts."""
+    L.run("ip", "link", "add", "hdummy0", "type", "dummy", ns=ns, check=False)
+    if not L.run("ip", "link", "show", "hdummy0", ns=ns, check=False):
+        return False
+    L.run("ip", "link", "del", "hdummy0", ns=ns)
+    return True
+
+
+def find_binary(rel):
+    """rel under HERALD_BUILD_DIR, meson's build dir (HERALD_MESON_BUILD_DIR)
+    or the usual build directories of the checkout; None when not built."""
+    dirs = [os.environ.get("HERALD_BUILD_DIR"), os.environ.get("HERALD_MESON_BUILD_DIR")]
+    dirs += sorted(glob.glob(os.path.join(ROOT, "build*")))
+    for d in filter(None, dirs):
+        p = os.path.join(d, rel)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return os.path.abspath(p)
+    return None
+
+
+class Cluster:
+    """The emulator, the allocator, three agents and the router."""
+
+    def __init__(self, lab, router_kind, binaries, router_asn=ROUTER_ASN, node_asn=NODE_ASN,
+                 password=None, bfd=None, ipv6_peers=False, hold_time=9):
+        """password, bfd (peers.Neighbor's form) and ipv6_peers shape the
+        router's side of the sessions; the BGPPeers applied must agree."""
+        self.lab, self.bin = lab, binaries
+        self.rns = lab.netns("r")
+        lab.bridge(self.rns, "br0")
+        lab.addr(self.rns, "br0", f"{ROUTER_V4}/24")
+        lab.addr(self.rns, "br0", f"{ROUTER_V6}/64")
+        self.nodes = []
+        for i, name in enumerate(NODES):
+            ns = lab.netns(f"n{i}")
+            lab.veth(self.rns, f"n{i}", ns, "eth0")
+            lab.enslave(self.rns, f"n{i}", "br0")
+            lab.addr(ns, "eth0", f"{node_ip(i)}/24")
+            lab.addr(ns, "eth0", f"{node_ip6(i)}/64")
+            lab.route(ns, "default", ROUTER_V4)
+            if not dummy_links_work(ns):
+                L.run("ip", "link", "add", "kube-lb0", "type", "bridge", ns=ns)
+            self.nodes.append({"name": name, "ns": ns, "i": i, "agent": None})
+        for n in self.nodes:
+            lab.wait_reachable(n["ns"], ROUTER_V4)
+        addresses = [node_ip(n["i"]) for n in self.nodes]
+        if ipv6_peers:
+            addresses += [node_ip6(n["i"]) for n in self.nodes]
+        nbs = [Neighbor(a, node_asn, password=password, hold_time=hold_time, bfd=bfd) for a in addresses]
+        self.router = ROUTERS[router_kind](lab, self.rns, nbs, multipath=True, kernel=True, asn=router_asn)
+        self.kubeconfig = None
+
+    # --- the API server -----------------------------------------------------
+    def start_emulator(self):
+        state = self.lab.path("emulator")
+        os.makedirs(state, exist_ok=True)
+        self.lab.start("emulator", self.rns, [self.bin["emulator"], "--listen", ROUTER_V4, "--state-dir", state,
+                                              "--crds", os.path.join(ROOT, "manifests", "crds")])
+        self.kubeconfig = poll("emulator kubeconfig", lambda: os.path.exists(f"{state}/url") and
+                               os.path.exists(f"{state}/kubeconfig") and f"{state}/kubeconfig", 20)
+        with open(f"{state}/url") as f:
+            self.url = f.read().strip()
+        log(f"emulator at {self.url}")
+
+    def api(self, method, path, body=None, content_type="application/json", check=True):
+        """One request to the emulator from the router namespace; the JSON reply."""
+        args = ["curl", "-sS", "-X", method, "-H", f"Content-Type: {content_type}", "-w", "\n%{http_code}",
+                self.url + path]
+        if body is not None:
+            args[1:1] = ["--data-binary", "@-"]
+        out = L.run(*args, ns=self.rns, input=json.dumps(body) if body is not None else None)
+        text, _, code = out.rpartition("\n")
+        if check and not code.startswith("2"):
+            raise AssertionError(f"{method} {path}: HTTP {code}: {text[:500]}")
+        return json.loads(text) if text.strip() else {}
+
+    def create(self, path, obj):
+        return self.api("POST", path, obj)
+
+    def patch(self, path, patch):
+        return self.api("PATCH", path, patch, "application/merge-patch+json")
+
+    # --- Herald -------------------------------------------------------------
+    def start_allocator(self):
+        self.allocator = self.lab.start("allocator", self.rns, [
+            self.bin["allocator"], "--kubeconfig", self.kubeconfig, "--namespace", NAMESPACE,
+            "--http", "127.0.0.1:7472", "--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "1"])
+
+    def start_agent(self, n):
+        n["agent"] = self.lab.start(f"agent-{n['name']}", n["ns"], [
+            self.bin["agent"], "--kubeconfig", self.kubeconfig, "--node-name", n["name"], "--namespace", NAMESPACE,
+            "--http", "127.0.0.1:7473", "--grpc", "127.0.0.1:50051", "--drain", "1"])
+
+    # --- observations ---------------------------------------------------------
+    def fib(self, prefix):
+        return self.router.fib(prefix)
+
+    def lb_addresses(self, n):
+        out = L.run("ip", "-j", "addr", "show", "dev", "kube-lb0", ns=n["ns"])
+        return {f"{a['local']}/{a['prefixlen']}" for link in json.loads(out or "[]") for a in link.get("addr_info", [])}
+
+    def service_ip(self, name):
+        svc = self.api("GET", f"/api/v1/namespaces/default/services/{name}")
+        ingress = svc.get("status", {}).get("loadBalancer", {}).get("ingress", [])
+        return ingress[0]["ip"] if ingress else None
+
+    def diagnose(self):
+        """Tails of every process log, for a failure message."""
+        parts = []
+        for p in list(self.lab.procs):
+            tail = "\n".join(p.output().splitlines()[-15:])
+            parts.append(f"--- {p.name} ({'running' if p.alive() else f'exited {p.popen.returncode}'}):\n{tail}")
+        return "\n".join(parts)
+
+
+def setup_objects(c):
+    c.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    for n in c.nodes:
+        c.create("/api/v1/nodes", {
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": n["name"], "labels": {"kubernetes.io/hostname": n["name"]}},
+            "status": {"addresses": [{"type": "InternalIP", "address": node_ip(n["i"])}],
+                       "conditions": [{"type": "Ready", "status": "True"}]}})
+    c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/servicegroups", {
+        "apiVersion": "herald.dev/v1", "kind": "ServiceGroup", "metadata": {"name": "default"},
+        "spec": {"remote": {"v4pool": {"pool": "203.0.113.0/24", "subnet": "203.0.113.0/24",
+                                       "aggregation": "/32"}}}})
+    c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/bgppeers", {
+        "apiVersion": "herald.dev/v1", "kind": "BGPPeer", "metadata": {"name": "router"},
+        "spec": {"peerAddress": ROUTER_V4, "peerASN": ROUTER_ASN, "myASN": NODE_ASN, "holdTime": "9s",
+                 "connectRetryTime": "1s", "families": ["ipv4-unicast"]}})
+
+
+def endpoint_slice(nodes_with_endpoints):
+    eps = [{"addresses": [f"10.0.{i}.{k + 1}"], "nodeName": name, "conditions": {"ready": True}}
+           for i, name in enumerate(NODES) for k in range(nodes_with_endpoints.get(name, 0))]
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "web-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4", "endpoints": eps, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+
+
+def scenarios(c):
+    setup_objects(c)
+    c.router.start()
+    c.start_allocator()
+    for n in c.nodes:
+        c.start_agent(n)
+    c.create("/api/v1/namespaces/default/services", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
+                 "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
+                 "selector": {"app": "web"}}})
+    c.create("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", endpoint_slice({}))
+    ip = poll("the allocator gives web an address", lambda: c.service_ip("web"), 30)
+    prefix = f"{ip}/32"
+    all_hops = {node_ip(n["i"]) for n in c.nodes}
+    log(f"web has {ip}")
+
+    log("cluster: three next hops")
+    poll(f"{prefix} via three next hops", lambda: c.fib(prefix) == all_hops, 60)
+    for n in c.nodes:
+        poll(f"{prefix} on kube-lb0 of {n['name']}", lambda n=n: prefix in c.lb_addresses(n), 10)
+
+    log("local: endpoints on node-0 and node-1, two next hops")
+    c.api("PUT", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/web-1",
+          endpoint_slice({"node-0": 1, "node-1": 2}))
+    c.patch("/api/v1/namespaces/default/services/web", {"spec": {"externalTrafficPolicy": "Local"}})
+    poll(f"{prefix} via node-0 and node-1", lambda: c.fib(prefix) == {node_ip(0), node_ip(1)}, 30)
+
+    log("no-endpoints: the route is withdrawn")
+    c.api("PUT", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/web-1", endpoint_slice({}))
+    poll(f"{prefix} gone from the router's FIB", lambda: not c.fib(prefix), 30)
+    poll(f"{prefix} gone from the router's RIB", lambda: c.router.route(prefix) is None, 30)
+
+    log("restart: back to Cluster, then node-0's agent killed and started again")
+    c.patch("/api/v1/namespaces/default/services/web", {"spec": {"externalTrafficPolicy": "Cluster"}})
+    poll(f"{prefix} via three next hops again", lambda: c.fib(prefix) == all_hops, 60)
+    node0 = c.nodes[0]
+    problems = []
+    stop = threading.Event()
+
+    def watch():
+        # The router's FIB and node-0's kube-lb0, every 50 ms, for the whole restart.
+        while not stop.is_set():
+            hops = c.fib(prefix)
+            if node_ip(0) not in hops:
+                problems.append(f"{time.strftime('%H:%M:%S')} router next hops {sorted(hops)} lack node-0")
+            if prefix not in c.lb_addresses(node0):
+                problems.append(f"{time.strftime('%H:%M:%S')} {prefix} left node-0's kube-lb0")
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        node0["agent"].stop(signal.SIGKILL)
+        time.sleep(1)
+        c.start_agent(node0)
+        poll("node-0's session established again", lambda: c.router.established(node_ip(0)), 60)
+        # Past End-of-RIB: stale paths not re-announced would be flushed now.
+        time.sleep(5)
+    finally:
+        stop.set()
+        watcher.join()
+    if problems:
+        raise AssertionError("restart withdrew the route:\n" + "\n".join(problems[:10]))
+    if c.fib(prefix) != all_hops:
+        raise AssertionError(f"after the restart the router has {sorted(c.fib(prefix))}")
+
+    log("delete: the address leaves every kube-lb0 and the router")
+    c.api("DELETE", "/api/v1/namespaces/default/services/web")
+    poll(f"{prefix} gone from the router's FIB", lambda: not c.fib(prefix), 30)
+    for n in c.nodes:
+        poll(f"{prefix} gone from kube-lb0 of {n['name']}", lambda n=n: prefix not in c.lb_addresses(n), 30)
+
+
+def main(argv):
+    if len(argv) != 2 or argv[1] not in TOOLS:
+        print(f"usage: {argv[0]} bird|frr", file=sys.stderr)
+        return 2
+    router_kind = argv[1]
+    L.require_root_and_tools(["ip", "unshare", "curl"] + TOOLS[router_kind])
+    binaries = {k: find_binary(rel) for k, rel in BINARIES.items()}
+    missing = [BINARIES[k] for k, v in binaries.items() if not v]
+    if missing:
+        L.skip(f"not built yet: {', '.join(missing)} (build them, or set HERALD_BUILD_DIR)")
+    with L.Lab(f"e2e-{router_kind}") as lab:
+        c = Cluster(lab, router_kind, binaries)
+        c.start_emulator()
+
+        def body():
+            try:
+                scenarios(c)
+            except AssertionError as e:
+                raise AssertionError(f"{e}\n{c.diagnose()}") from None
+        return L.run_checks(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
