@@ -8,7 +8,7 @@
 # slow-loris OPEN and KEEPALIVE, a connection storm and a peer that never
 # reads. Asserted for each: the exact NOTIFICATION code/subcode (or the
 # session kept with the routes withdrawn / kept), herald-speaker alive, its
-# RSS within RSS_BOUND_MIB of the baseline, its open file descriptors back to
+# RSS within RSS_BOUND_MIB (96 MiB) of the baseline, its open file descriptors back to
 # the baseline, and BIRD's session Established throughout without a flap.
 # Expected codes follow docs/bgp-wire.md (the codec's error mapping) and the
 # RFC sections named beside each case.
@@ -47,8 +47,9 @@ OWN_ROUTE = "203.0.113.0/25"
 RELOAD_ROUTE = "203.0.113.128/25"
 # Peak VmRSS may exceed the baseline (BIRD up, every route loaded) by at most
 # this much over the whole run; the never-reading peer's queue alone is
-# capped at 8 MB by the speaker (docs/bgp-speaker.md).
-RSS_BOUND_MIB = 64
+# capped at 8 MB by the speaker (docs/bgp-speaker.md). Measured: +39 MiB
+# plain, +55 MiB under ASan, both in the never-reading case (reload included).
+RSS_BOUND_MIB = 96
 FD_SLACK = 4  # listener churn: fds may exceed the baseline by this much at rest
 
 
