@@ -191,10 +191,14 @@ def api_outage(c, prefixes, all_hops):
         c.api("POST", "/_emulator/drop")
         time.sleep(seconds)
         c.api("POST", "/_emulator/reset-faults")
+        back = time.monotonic()
         log("  API back")
         expect_logged(c, "the failing Lease renewal", "cannot renew Lease")
         expect_logged(c, "the API back", "API server reachable again")
+        # The informers retry with a backoff capped at 30 s (docs/kube.md):
+        # a change can wait that long after the outage.
         prefix = service_converges(c, "after-outage", all_hops)
+        log(f"  after-outage converged {time.monotonic() - back:.1f} s after the API came back")
         c.api("DELETE", "/api/v1/namespaces/default/services/web-2")
         poll(f"web-2's {prefixes[1]} withdrawn after the outage", lambda: not c.fib(prefixes[1]), 60)
     finally:
