@@ -20,6 +20,7 @@ import argparse
 import collections
 import os
 import sys
+import time
 
 import yaml
 
@@ -89,14 +90,15 @@ def example_peer():
     return {
         "router_asn": spec["peerASN"], "node_asn": spec["myASN"],
         "password": secret["stringData"]["password"],
+        "hold_time": int(str(spec.get("holdTime", "90s")).rstrip("s")),
         "bfd": bfd and {"min_tx": bfd["minTx"], "min_rx": bfd["minRx"], "multiplier": bfd["multiplier"]},
     }
 
 
 class Demo:
     def __init__(self, lab, router_kind, binaries):
-        peer = example_peer()
-        self.c = E.Cluster(lab, router_kind, binaries, ipv6_peers=True, **peer)
+        self.peer = example_peer()
+        self.c = E.Cluster(lab, router_kind, binaries, ipv6_peers=True, **self.peer)
         self.lab, self.kind = lab, router_kind
         self.cns = lab.netns("c")
         rns = self.c.rns
@@ -201,8 +203,13 @@ def main():
         victim = c.nodes[2]
         say("node-2 fails: its link goes down",
             "BFD (300 ms x 3, from the example BGPPeer) tells the router within about a second")
+        failed_at = time.monotonic()
         L.run("ip", "link", "set", "eth0", "down", ns=victim["ns"])
         poll(f"{prefix} via two next hops", lambda: c.fib(prefix) == all_hops - {E.node_ip(2)}, 30)
+        took = time.monotonic() - failed_at
+        print(f"   the router dropped node-2 after {took:.2f} s (BGP hold time alone: {d.peer['hold_time']} s)")
+        if took > 5:
+            raise AssertionError(f"the route shrank after {took:.1f} s: BFD should have noticed within about 1 s")
         show(f"ip route show {ip}   # in the router", L.run("ip", "route", "show", ip, ns=c.rns))
         say("300 more requests: only the two live nodes answer")
         d.requests(ip, [n["name"] for n in c.nodes[:2]])
