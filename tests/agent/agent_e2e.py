@@ -15,7 +15,9 @@
 #     then started again): the router's route never disappears (its RIB is
 #     polled every 50 ms during the restart), the address never leaves that
 #     node's kube-lb0, and the restarted node's next hop comes back;
-#  3. the Service deleted: the route is withdrawn from the router and the
+#     then the API server frozen for 25 s: nothing moves at the router or on
+#     any kube-lb0;
+#  3. the Service deleted (the agents resumed after the freeze): the route is withdrawn from the router and the
 #     address leaves kube-lb0 on every node.
 # Only documentation ranges; every process is killed by pid, every namespace
 # removed (HIO_KEEP=1 keeps them for debugging).
@@ -40,6 +42,7 @@ NS = "herald-system"
 VIP = "203.0.113.10"
 VIP_PREFIX = f"{VIP}/32"
 NODES = 3
+FREEZE_SECONDS = 25  # past a Lease renewal (10 s) and the 15 s after which the agent calls the API unreachable
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 
@@ -244,7 +247,16 @@ def checks(router, emu, agents):
     L_assert(not addr_gaps, f"{VIP}/32 left node-1's kube-lb0 during the restart")
     log("ok   2. restart: the route never left the router's RIB, the address never left kube-lb0")
 
-    # 3. Delete the Service: withdrawn, and gone from every kube-lb0.
+    # 2b. The API server unreachable (frozen, connections hang): nothing moves.
+    emu.proc.send(signal.SIGSTOP)
+    try:
+        L.holds_for("three next hops and the address on every kube-lb0 with the API server frozen",
+                    lambda: router.fib(VIP_PREFIX) == want and all(a.has_vip() for a in agents), FREEZE_SECONDS)
+    finally:
+        emu.proc.send(signal.SIGCONT)
+    log(f"ok   API server frozen {FREEZE_SECONDS}s: the route kept its three next hops, every kube-lb0 its address")
+
+    # 3. Delete the Service (the agents resume watching): withdrawn, and gone from every kube-lb0.
     emu.call("DELETE", "/api/v1/namespaces/shop/services/web")
     poll(f"{VIP_PREFIX} gone from the router's FIB", lambda: not router.fib(VIP_PREFIX), 30)
     poll(f"{VIP_PREFIX} gone from the router's RIB", lambda: router.route(VIP_PREFIX) is None, 30)
