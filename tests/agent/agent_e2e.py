@@ -11,6 +11,7 @@
 #  1. the router's FIB holds 203.0.113.10/32 with one next hop per node, and
 #     the address is on every node's kube-lb0 (pre-created as a bridge: this
 #     kernel has no dummy type); /readyz is 200, /metrics passes promtool;
+#     in a steady cluster the agents write nothing but their Leases;
 #  2. one agent restarted (SIGTERM, exit 0 after the graceful-shutdown drain,
 #     then started again): the router's route never disappears (its RIB is
 #     polled every 50 ms during the restart), the address never leaves that
@@ -217,6 +218,16 @@ def checks(router, emu, agents):
     svc = emu.call("GET", "/api/v1/namespaces/shop/services/web")
     ann = svc["metadata"].get("annotations", {})
     log(f"     announcing-IPv4 annotation: {ann.get('herald.dev/announcing-IPv4')!r}")
+
+    # Steady cluster: over a Lease renewal period the agents write nothing but their Leases.
+    emu.call("POST", "/_emulator/requests?clear=1")  # clearing takes a POST
+    time.sleep(11)
+    reqs = emu.call("GET", "/_emulator/requests")
+    writes = [r for r in reqs if r.get("verb") in ("create", "update", "patch", "delete")]
+    others = [f"{r['method']} {r['target']}" for r in writes if "/leases" not in r["target"]]
+    L_assert(not others, f"writes in a steady cluster besides Leases: {others}")
+    L_assert(len(writes) >= NODES, f"only {len(writes)} Lease writes in 11 s from {NODES} agents")
+    log(f"ok   steady cluster: {len(writes)} writes in 11 s, all node Lease renewals")
 
     # 2. Restart one agent while watching the router's RIB and the node's kube-lb0.
     gaps, addr_gaps, stop = [], [], threading.Event()
