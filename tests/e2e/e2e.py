@@ -79,6 +79,17 @@ def find_binary(rel):
     return None
 
 
+def require(router_kind):
+    """Skips (exit 77) unless root, the router's tools and Herald's binaries
+    are there; the binaries' paths."""
+    L.require_root_and_tools(["ip", "unshare", "curl"] + TOOLS[router_kind])
+    binaries = {k: find_binary(rel) for k, rel in BINARIES.items()}
+    missing = [BINARIES[k] for k, v in binaries.items() if not v]
+    if missing:
+        L.skip(f"not built yet: {', '.join(missing)} (build them, or set HERALD_BUILD_DIR)")
+    return binaries
+
+
 class Cluster:
     """The emulator, the allocator, three agents and the router."""
 
@@ -274,26 +285,32 @@ def scenarios(c):
         poll(f"{prefix} gone from kube-lb0 of {n['name']}", lambda n=n: prefix not in c.lb_addresses(n), 30)
 
 
-def main(argv):
-    if len(argv) != 2 or argv[1] not in TOOLS:
-        print(f"usage: {argv[0]} bird|frr", file=sys.stderr)
+def run_cluster(argv, tag, scenarios_fn, usage_extra="", **cluster_args):
+    """The common main of the e2e scripts: argv[1] names the router; skips
+    unless root, tools and binaries are there; runs scenarios_fn(cluster,
+    argv) on a fresh Cluster (cluster_args: Cluster's options) with the
+    emulator started; failures carry every process's log tail."""
+    if len(argv) < 2 or argv[1] not in TOOLS:
+        print(f"usage: {argv[0]} bird|frr{usage_extra}", file=sys.stderr)
         return 2
     router_kind = argv[1]
-    L.require_root_and_tools(["ip", "unshare", "curl"] + TOOLS[router_kind])
-    binaries = {k: find_binary(rel) for k, rel in BINARIES.items()}
-    missing = [BINARIES[k] for k, v in binaries.items() if not v]
-    if missing:
-        L.skip(f"not built yet: {', '.join(missing)} (build them, or set HERALD_BUILD_DIR)")
-    with L.Lab(f"e2e-{router_kind}") as lab:
-        c = Cluster(lab, router_kind, binaries)
+    binaries = require(router_kind)
+    with L.Lab(f"{tag}-{router_kind}") as lab:
+        c = Cluster(lab, router_kind, binaries, **cluster_args)
         c.start_emulator()
 
         def body():
             try:
-                scenarios(c)
+                scenarios_fn(c, argv)
             except AssertionError as e:
                 raise AssertionError(f"{e}\n{c.diagnose()}") from None
         return L.run_checks(body)
+
+
+def main(argv):
+    if len(argv) != 2:
+        argv = argv[:1]
+    return run_cluster(argv, "e2e", lambda c, _argv: scenarios(c))
 
 
 if __name__ == "__main__":
