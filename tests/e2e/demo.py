@@ -117,13 +117,7 @@ class Demo:
         c = self.c
         c.start_emulator()
         # What a cluster has before Herald is installed: its nodes.
-        for n in c.nodes:
-            c.create("/api/v1/nodes", {
-                "apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": n["name"], "labels": {"kubernetes.io/hostname": n["name"]}},
-                "status": {"addresses": [{"type": "InternalIP", "address": E.node_ip(n["i"])},
-                                         {"type": "InternalIP", "address": E.node_ip6(n["i"])}],
-                           "conditions": [{"type": "Ready", "status": "True"}]}})
+        E.create_nodes(c, ipv6=True)
         say("kubectl applies the example manifests (manifests/examples/)",
             "ServiceGroups (pools), BGPPeers (the router, TCP MD5, BFD), an LBNodeAgent, Services")
         show("kubectl apply -f manifests/namespace.yaml",
