@@ -42,6 +42,19 @@ void applier::stop() {
   announcers_.clear();
 }
 
+void applier::release_local() {
+  if (!local_.rec) return;
+  auto r = local_.rec->set_desired({});
+  if (!r) {
+    ++counters_.netlink_errors;
+    spdlog::warn("agent: releasing local addresses on {}: {}", local_.name, r.error().message);
+    return;
+  }
+  count(*r);
+  for (const auto& a : r->removed) spdlog::info("agent: {}: released {}", local_.name, a.to_string());
+  local_wanted_.clear();
+}
+
 void applier::count(const netlink::change_report& r) {
   counters_.netlink_operations += r.added.size() + r.removed.size() + r.renewed.size();
   counters_.netlink_errors += r.failures.size();
@@ -93,7 +106,19 @@ std::optional<netlink::change_report> applier::reconcile_link(link_state& st, co
 }
 
 void applier::announce_new(const netlink::change_report& r, const desired_node_state& d) {
-  if (!d.garp_enabled || r.added.empty()) return;
+  // Announced: every address this node did not want before, also one the
+  // kernel still had (a restarted agent adopts it while neighbours' caches
+  // may point at the node that held it meanwhile), and every one re-added.
+  std::vector<netlink::ip_address> fresh;
+  auto add_fresh = [&](const netlink::ip_address& a) {
+    if (std::find(fresh.begin(), fresh.end(), a) == fresh.end()) fresh.push_back(a);
+  };
+  for (const auto& a : d.local.addresses)
+    if (std::find(local_wanted_.begin(), local_wanted_.end(), a.address) == local_wanted_.end()) add_fresh(a.address);
+  for (const auto& a : r.added) add_fresh(a.address);
+  local_wanted_.clear();
+  for (const auto& a : d.local.addresses) local_wanted_.push_back(a.address);
+  if (!d.garp_enabled || fresh.empty()) return;
   auto link = nl_.find_link(d.local.link);
   if (!link) {
     ++counters_.garp_errors;
@@ -101,10 +126,10 @@ void applier::announce_new(const netlink::change_report& r, const desired_node_s
     return;
   }
   std::erase_if(announcers_, [](const auto& a) { return a.use_count() == 1; });
-  for (const auto& a : r.added) {
-    auto ann = std::make_shared<netlink::announcer>(ex_, nl_, *link, a.address, d.garp);
+  for (const auto& a : fresh) {
+    auto ann = std::make_shared<netlink::announcer>(ex_, nl_, *link, a, d.garp);
     ++counters_.garp_sent;
-    std::string text = a.address.to_string();
+    std::string text = a.to_string();
     ann->start([this, text, link_name = d.local.link](const netlink::nl_result<void>& res) {
       if (!res) {
         ++counters_.garp_errors;
@@ -140,6 +165,7 @@ apply_report applier::apply(desired_node_state desired) {
   report.dummy = reconcile_link(dummy_, desired.dummy, "dummy", report);
   report.local = reconcile_link(local_, desired.local, "local", report);
   if (report.local) announce_new(*report.local, desired);
+  else if (desired.local.addresses.empty()) local_wanted_.clear();
 
   auto cfg = std::move(desired.speaker);
   cfg.listen_address = opt_.bgp_listen;

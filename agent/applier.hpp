@@ -83,6 +83,9 @@ class applier {
   void on_netlink_event(const netlink::event& e);
   // Stops timers and announcers; the addresses stay (a restarted agent adopts them).
   void stop();
+  // Removes Herald's local addresses (graceful shutdown: another node takes
+  // them over at once, when this node's Lease is gone).
+  void release_local();
 
   // The speaker configuration the last apply gave (with the agent's listener
   // and drain filled in); nullopt before the first apply.
@@ -109,6 +112,7 @@ class applier {
   std::optional<bgp::speaker_config> applied_;
   bool initial_complete_ = false;
   std::vector<std::shared_ptr<netlink::announcer>> announcers_;
+  std::vector<netlink::ip_address> local_wanted_;  // the last apply's local addresses: new ones are announced
   std::vector<bgp::wire::ip_prefix> last_held_;  // logged when the set changes, not on every plan
   applier_counters counters_;
 };

@@ -6,8 +6,9 @@
 //
 // SIGTERM / SIGINT: the speaker shuts down gracefully (RFC 8326
 // GRACEFUL_SHUTDOWN community, --drain seconds, withdraw, Cease), then the
-// process exits 0. Addresses stay on kube-lb0 for the next agent (a restart
-// or upgrade); a second signal exits at once.
+// process exits 0. Local addresses are released and the node Lease deleted,
+// so another node takes them over at once; addresses on kube-lb0 stay for
+// the next agent (a restart or upgrade); a second signal exits at once.
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
@@ -120,15 +121,19 @@ int main(int argc, char** argv) {
       return;
     }
     stopping = true;
-    spdlog::info("herald-agent: signal {}: graceful shutdown ({} s drain); addresses stay on the node", sig,
-                 opt.drain.count());
-    agent->stop();
-    sp.shutdown("herald-agent shutting down", [&] {
+    spdlog::info("herald-agent: signal {}: graceful shutdown ({} s drain); local addresses released, "
+                 "addresses on the dummy link stay", sig, opt.drain.count());
+    // Exit once both the Lease deletion and the speaker's shutdown are done.
+    auto pending = std::make_shared<int>(2);
+    auto one_done = [&, pending] {
+      if (--*pending > 0) return;
       http->stop();
       // Let the last NOTIFICATIONs leave before the process ends.
       exit_timer.expires_after(100ms);
       exit_timer.async_wait([&](boost::system::error_code) { io.stop(); });
-    });
+    };
+    agent->shutdown(one_done);
+    sp.shutdown("herald-agent shutting down", one_done);
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);

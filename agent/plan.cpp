@@ -199,6 +199,18 @@ class planner {
       if (!p->node_selector.matches(labels_of(node_))) continue;
       bgp::peer_config c = p->config;
       c.password = *password;
+      // The other family's routes over this session need a next hop of that
+      // family (the speaker sends none without one): the node's own address
+      // of that family, else the family is not negotiated at all.
+      for (auto fam : {ip_family::v4, ip_family::v6}) {
+        if (!speaks(c, fam) || transport_family(c) == fam) continue;
+        auto own = own_address(fam);
+        if (!own) {
+          std::erase(c.families, wire_family(fam));
+          continue;
+        }
+        (fam == ip_family::v4 ? c.next_hop_v4 : c.next_hop_v6) = own;
+      }
       plan_.speaker.peers.push_back(std::move(c));
       my_peers_.push_back(p);
     }
@@ -254,16 +266,45 @@ class planner {
   bool node_peers_family(const std::string& node, ip_family f) {
     auto [it, fresh] = peers_family_.try_emplace(node);
     if (fresh) {
-      for (auto* p : usable_peers_)
-        if (p->node_selector.matches(labels_of(node)))
+      if (node == node_) {  // this node's sessions as configured above
+        for (auto& c : plan_.speaker.peers)
           for (auto fam : {ip_family::v4, ip_family::v6})
-            if (speaks(*p, fam)) it->second[index_of(fam)] = true;
+            if (speaks(c, fam)) it->second[index_of(fam)] = true;
+      } else {
+        // Another node: a family other than the session's needs an address
+        // of that family on the node, judged from its Node status.
+        for (auto* p : usable_peers_)
+          if (p->node_selector.matches(labels_of(node)))
+            for (auto fam : {ip_family::v4, ip_family::v6})
+              if (speaks(p->config, fam) && (transport_family(p->config) == fam || node_has_family(node, fam)))
+                it->second[index_of(fam)] = true;
+      }
     }
     return it->second[index_of(f)];
   }
-  static bool speaks(const bgp_peer& p, ip_family f) {
-    auto want = f == ip_family::v4 ? bgp::wire::ipv4_unicast : bgp::wire::ipv6_unicast;
-    return std::find(p.config.families.begin(), p.config.families.end(), want) != p.config.families.end();
+  static bgp::wire::family wire_family(ip_family f) {
+    return f == ip_family::v4 ? bgp::wire::ipv4_unicast : bgp::wire::ipv6_unicast;
+  }
+  static bool speaks(const bgp::peer_config& c, ip_family f) {
+    return std::find(c.families.begin(), c.families.end(), wire_family(f)) != c.families.end();
+  }
+  static ip_family transport_family(const bgp::peer_config& c) {
+    return c.address.is_v4() ? ip_family::v4 : ip_family::v6;
+  }
+  // This node's first address of family f (node_facts: its local interface).
+  std::optional<bgp::wire::ip_address> own_address(ip_family f) const {
+    for (auto& a : facts_.addresses)
+      if (a.is_v4() == (f == ip_family::v4))
+        if (auto w = bgp::wire::ip_address::parse(a.to_string())) return w;
+    return std::nullopt;
+  }
+  bool node_has_family(const std::string& node, ip_family f) const {
+    auto it = nodes_.find(node);
+    if (it == nodes_.end()) return false;
+    for (auto& a : it->second->addresses)
+      if (a.type == "InternalIP" || a.type == "ExternalIP")
+        if (auto ip = bgp::wire::ip_address::parse(a.address); ip && ip->is_v4() == (f == ip_family::v4)) return true;
+    return false;
   }
 
   // ---- services ----
@@ -335,8 +376,8 @@ class planner {
     if (!serves(node_)) return;
 
     std::vector<bgp::wire::ip_address> peers;
-    for (auto* p : my_peers_)
-      if (speaks(*p, fam)) peers.push_back(p->config.address);
+    for (auto& c : plan_.speaker.peers)
+      if (speaks(c, fam)) peers.push_back(c.address);
     // No peer for this family: announcing to "all peers" (an empty list)
     // would be wrong, and the address would attract nothing.
     if (peers.empty()) return;

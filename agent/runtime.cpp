@@ -138,6 +138,31 @@ void node_agent::stop() {
   applier_->stop();
 }
 
+void node_agent::shutdown(std::function<void()> done) {
+  if (stopped_) return;
+  applier_->release_local();
+  stop();
+  asio::co_spawn(ex_, delete_lease(), [self = shared_from_this(), done = std::move(done)](std::exception_ptr) {
+    if (done) done();
+  });
+}
+
+asio::awaitable<void> node_agent::delete_lease() {
+  auto self = shared_from_this();
+  auto name = node_lease_name(opt_.node_name);
+  kube::request_options req;
+  req.method = kube::http::verb::delete_;
+  req.target = kube::resources::leases.path(opt_.ns, name);
+  auto r = co_await client_->request_json(req);
+  if (r || r.error().not_found()) {
+    spdlog::info("agent: Lease {} deleted: the other nodes take over this node's local addresses", name);
+  } else {
+    ++figures_.kube_write_errors;
+    spdlog::warn("agent: cannot delete Lease {}: {}; it expires in {} s", name, r.error().message,
+                 node_lease_duration.count());
+  }
+}
+
 bool node_agent::all_synced() const {
   return std::all_of(informers_.begin(), informers_.end(), [](const auto& i) { return i.second->synced(); });
 }
@@ -410,7 +435,7 @@ asio::awaitable<bool> node_agent::renew_lease_once() {
   req.body = patch.dump();
   req.content_type = "application/merge-patch+json";
   auto r = co_await client_->request_json(req);
-  if (!r && r.error().not_found()) {
+  if (!r && r.error().not_found() && !stopped_) {  // not after shutdown deleted it
     nlohmann::json lease = {{"apiVersion", "coordination.k8s.io/v1"},
                             {"kind", "Lease"},
                             {"metadata", {{"name", name}, {"namespace", opt_.ns}}},

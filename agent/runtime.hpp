@@ -24,6 +24,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -58,6 +59,11 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   // Stops watching and planning; the addresses and the speaker are left as
   // they are (the caller shuts the speaker down gracefully).
   void stop();
+  // Graceful shutdown (SIGTERM): releases this node's local addresses,
+  // stop(), then deletes its node Lease so the other agents elect new
+  // winners at once instead of after the Lease expires; `done` runs when the
+  // API server has answered (or failed). Addresses on the dummy link stay.
+  void shutdown(std::function<void()> done);
 
   kube::probe_result readiness() const;
   std::string metrics() const;
@@ -80,6 +86,7 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   void arm_lease_expiry(const cluster_state& state);
   boost::asio::awaitable<void> renew_lease_loop();
   boost::asio::awaitable<bool> renew_lease_once();
+  boost::asio::awaitable<void> delete_lease();
   boost::asio::awaitable<void> patch_announcing(std::string ns, std::string name, kube::annotation_changes changes,
                                                 std::string rv);
 

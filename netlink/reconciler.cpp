@@ -34,10 +34,14 @@ bool same_flags(const address_info& have, const address_spec& want) {
   return npr == want.noprefixroute && nodad == want.nodad;
 }
 // Renew once the kernel's remaining lifetime has fallen below half the
-// desired one (the kernel reports remaining seconds in ifa_cacheinfo).
+// desired one (the kernel reports remaining seconds in ifa_cacheinfo). A
+// preferred lifetime of 0 (deprecated at once, as local service addresses
+// are) never runs down: only the valid lifetime counts then, else every pass
+// would renew.
 bool needs_renewal(const address_info& have, const address_spec& want) {
   if (!want.finite()) return have.valid_lifetime != infinite_lifetime || have.preferred_lifetime != infinite_lifetime;
-  return have.valid_lifetime < want.valid_lifetime / 2 + 1 || have.preferred_lifetime < want.preferred_lifetime / 2 + 1;
+  return have.valid_lifetime < want.valid_lifetime / 2 + 1 ||
+         (want.preferred_lifetime > 0 && have.preferred_lifetime < want.preferred_lifetime / 2 + 1);
 }
 }  // namespace
 
@@ -175,7 +179,8 @@ void reconciler::arm_renewal() {
   renew_timer_.cancel();
   std::uint32_t shortest = infinite_lifetime;
   for (const auto& d : desired_)
-    if (d.finite()) shortest = std::min(shortest, std::min(d.preferred_lifetime, d.valid_lifetime));
+    if (d.finite())
+      shortest = std::min({shortest, d.valid_lifetime, d.preferred_lifetime > 0 ? d.preferred_lifetime : shortest});
   if (shortest == infinite_lifetime) return;
   // Half the shortest lifetime, as needs_renewal() measures it; at least 1 s.
   renew_timer_.expires_after(std::chrono::milliseconds(std::max<std::uint64_t>(1000, shortest * 500ull)));

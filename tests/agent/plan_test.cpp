@@ -130,7 +130,8 @@ node_facts facts_for(const std::string& node) {
   f.local_interface = "eth0";
   f.local_subnets = {{netlink::ip_address(boost::asio::ip::make_address("192.0.2.0")), 24},
                      {netlink::ip_address(boost::asio::ip::make_address("2001:db8:1::")), 64}};
-  f.addresses = {boost::asio::ip::make_address("192.0.2." + std::to_string(10 + (node.back() - '0')))};
+  auto i = std::to_string(10 + (node.back() - '0'));
+  f.addresses = {boost::asio::ip::make_address("192.0.2." + i), boost::asio::ip::make_address("2001:db8:1::" + i)};
   return f;
 }
 
@@ -829,4 +830,34 @@ TEST_CASE("ready local endpoints: per family, only this Service's slices", "[pla
   CHECK(ready_local_endpoints(s, "default", "web", "n3") == std::array<std::size_t, 2>{1, 0});
   CHECK(ready_local_endpoints(s, "other", "web", "n1") == std::array<std::size_t, 2>{1, 0});
   CHECK(ready_local_endpoints(s, "default", "api", "n1") == std::array<std::size_t, 2>{0, 0});
+}
+
+TEST_CASE("peers: the other family over a session needs a next hop of that family", "[plan][peers]") {
+  auto s = three_nodes();
+  s.peers = {make_peer("tor", "198.51.100.1")};  // IPv4 transport, both families
+  s.services.push_back(make_service("web", {"203.0.113.10", "2001:db8:5::10"}));
+  s.nodes[1].addresses.push_back({"InternalIP", "2001:db8:1::12"});
+
+  SECTION("with an IPv6 address on the node: next hop self of that family") {
+    auto p = plan_node(s, "n1", facts_for("n1"));
+    REQUIRE(p.speaker.peers.size() == 1);
+    auto& c = p.speaker.peers[0];
+    CHECK(c.families == std::vector{bgp::wire::ipv4_unicast, bgp::wire::ipv6_unicast});
+    REQUIRE(c.next_hop_v6);
+    CHECK(c.next_hop_v6->to_string() == "2001:db8:1::11");
+    CHECK(!c.next_hop_v4);  // the session's own family: the session's address
+    CHECK(route_prefixes(p) == strings{"203.0.113.10/32", "2001:db8:5::10/128"});
+    // Other nodes: judged from their Node addresses (only n2 lists an IPv6 one).
+    CHECK(announcing_of(p, "web").v6_nodes == strings{"n1", "n2"});
+    CHECK(announcing_of(p, "web").v4_nodes == strings{"n1", "n2", "n3"});
+  }
+  SECTION("without one: IPv6 is not negotiated, announced nor put on the link") {
+    node_facts f = facts_for("n1");
+    f.addresses.pop_back();
+    auto p = plan_node(s, "n1", f);
+    REQUIRE(p.speaker.peers.size() == 1);
+    CHECK(p.speaker.peers[0].families == std::vector{bgp::wire::ipv4_unicast});
+    CHECK(route_prefixes(p) == strings{"203.0.113.10/32"});
+    CHECK(dummy_cidrs(p) == strings{"203.0.113.10/32"});
+  }
 }

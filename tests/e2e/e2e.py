@@ -79,10 +79,10 @@ def find_binary(rel):
     return None
 
 
-def require(router_kind):
-    """Skips (exit 77) unless root, the router's tools and Herald's binaries
-    are there; the binaries' paths."""
-    L.require_root_and_tools(["ip", "unshare", "curl"] + TOOLS[router_kind])
+def require(router_kind, tools=None):
+    """Skips (exit 77) unless root, the tools (default: the router's) and
+    Herald's binaries are there; the binaries' paths."""
+    L.require_root_and_tools(["ip", "unshare", "curl"] + (TOOLS[router_kind] if tools is None else tools))
     binaries = {k: find_binary(rel) for k, rel in BINARIES.items()}
     missing = [BINARIES[k] for k, v in binaries.items() if not v]
     if missing:
@@ -121,6 +121,16 @@ class Cluster:
         nbs = [Neighbor(a, node_asn, password=password, hold_time=hold_time, bfd=bfd) for a in addresses]
         self.router = ROUTERS[router_kind](lab, self.rns, nbs, multipath=True, kernel=True, asn=router_asn)
         self.kubeconfig = None
+
+    def add_client(self, short="c", v4="192.0.2.50/24", v6="2001:db8::50/64"):
+        """A client namespace on br0, on the nodes' own subnet (local addresses
+        are reached there without a router); returns its name."""
+        ns = self.lab.netns(short)
+        self.lab.veth(self.rns, short, ns, "eth0")
+        self.lab.enslave(self.rns, short, "br0")
+        self.lab.addr(ns, "eth0", v4)
+        self.lab.addr(ns, "eth0", v6)
+        return ns
 
     # --- the API server -----------------------------------------------------
     def start_emulator(self):
@@ -185,14 +195,20 @@ class Cluster:
         return "\n".join(parts)
 
 
-def setup_objects(c):
-    c.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+def create_nodes(c, ipv6=False):
+    """The Node objects, with their IPv4 (and IPv6) InternalIPs."""
     for n in c.nodes:
+        addresses = [node_ip(n["i"])] + ([node_ip6(n["i"])] if ipv6 else [])
         c.create("/api/v1/nodes", {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": n["name"], "labels": {"kubernetes.io/hostname": n["name"]}},
-            "status": {"addresses": [{"type": "InternalIP", "address": node_ip(n["i"])}],
+            "status": {"addresses": [{"type": "InternalIP", "address": a} for a in addresses],
                        "conditions": [{"type": "Ready", "status": "True"}]}})
+
+
+def setup_objects(c):
+    c.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
+    create_nodes(c)
     c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/servicegroups", {
         "apiVersion": "herald.dev/v1", "kind": "ServiceGroup", "metadata": {"name": "default"},
         "spec": {"remote": {"v4pool": {"pool": "203.0.113.0/24", "subnet": "203.0.113.0/24",
@@ -211,17 +227,28 @@ def endpoint_slice(nodes_with_endpoints):
             "addressType": "IPv4", "endpoints": eps, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
 
 
-def scenarios(c):
-    setup_objects(c)
-    c.router.start()
+def web_service(name="web", policy="Cluster", annotations=None, **spec):
+    """A LoadBalancer Service in `default` (spec: extra fields, e.g. ipFamilies)."""
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": "default", "annotations": annotations or {}},
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": policy,
+                     "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
+                     "selector": {"app": name}, **spec}}
+
+
+def start_herald(c, router=True):
+    """The router (unless router=False), the allocator and the three agents."""
+    if router:
+        c.router.start()
     c.start_allocator()
     for n in c.nodes:
         c.start_agent(n)
-    c.create("/api/v1/namespaces/default/services", {
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
-                 "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
-                 "selector": {"app": "web"}}})
+
+
+def scenarios(c):
+    setup_objects(c)
+    start_herald(c)
+    c.create("/api/v1/namespaces/default/services", web_service())
     c.create("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", endpoint_slice({}))
     ip = poll("the allocator gives web an address", lambda: c.service_ip("web"), 30)
     prefix = f"{ip}/32"
@@ -285,18 +312,22 @@ def scenarios(c):
         poll(f"{prefix} gone from kube-lb0 of {n['name']}", lambda n=n: prefix not in c.lb_addresses(n), 30)
 
 
-def run_cluster(argv, tag, scenarios_fn, usage_extra="", **cluster_args):
+def run_cluster(argv, tag, scenarios_fn, usage_extra="", tools=None, prepare=None, **cluster_args):
     """The common main of the e2e scripts: argv[1] names the router; skips
-    unless root, tools and binaries are there; runs scenarios_fn(cluster,
-    argv) on a fresh Cluster (cluster_args: Cluster's options) with the
-    emulator started; failures carry every process's log tail."""
+    unless root, tools (default: the router's) and binaries are there; builds
+    a Lab and a Cluster (cluster_args: Cluster's options), calls prepare(c)
+    (extra namespaces, sysctls), starts the emulator and runs
+    scenarios_fn(cluster, argv); failures carry every process's log tail.
+    The exit code (0, 1, 77; 2 for bad usage)."""
     if len(argv) < 2 or argv[1] not in TOOLS:
         print(f"usage: {argv[0]} bird|frr{usage_extra}", file=sys.stderr)
         return 2
     router_kind = argv[1]
-    binaries = require(router_kind)
+    binaries = require(router_kind, tools)
     with L.Lab(f"{tag}-{router_kind}") as lab:
         c = Cluster(lab, router_kind, binaries, **cluster_args)
+        if prepare:
+            prepare(c)
         c.start_emulator()
 
         def body():
