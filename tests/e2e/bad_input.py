@@ -107,11 +107,7 @@ class RouteGuard:
 
 def service_converges(c, name, all_hops):
     """Creates a Cluster Service; waits for its route with all_hops; the prefix."""
-    c.create("/api/v1/namespaces/default/services", {
-        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
-        "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
-                 "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
-                 "selector": {"app": name}}})
+    c.create("/api/v1/namespaces/default/services", e2e.web_service(name))
     ip = poll(f"the allocator gives {name} an address", lambda: c.service_ip(name), 60)
     prefix = f"{ip}/32"
     poll(f"{name}'s {prefix} via three next hops", lambda: c.fib(prefix) == all_hops, 60)
@@ -211,10 +207,7 @@ def scenarios(c):
     e2e.setup_objects(c)
     c.create(f"/api/v1/namespaces/{NAMESPACE}/secrets", secret("router-password", PASSWORD))
     c.patch(f"{PEERS}/router", {"spec": {"password": {"secretRef": {"name": "router-password"}}}})
-    c.router.start()
-    c.start_allocator()
-    for n in c.nodes:
-        c.start_agent(n)
+    e2e.start_herald(c)
     all_hops = {e2e.node_ip(n["i"]) for n in c.nodes}
     log("baseline: web via three next hops")
     web = service_converges(c, "web", all_hops)

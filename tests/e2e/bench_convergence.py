@@ -115,13 +115,6 @@ class ServiceWatch:
                     self.cond.notify_all()
 
 
-def service(name):
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
-                     "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
-                     "selector": {"app": name}}}
-
-
 def percentile(sorted_values, p):
     """Nearest-rank percentile (p99 of 50 samples is the largest)."""
     return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
@@ -129,10 +122,7 @@ def percentile(sorted_values, p):
 
 def measure(c, count):
     e2e.setup_objects(c)
-    c.router.start()
-    c.start_allocator()
-    for n in c.nodes:
-        c.start_agent(n)
+    e2e.start_herald(c)
     c.router.wait_established([e2e.node_ip(n["i"]) for n in c.nodes], timeout=60)
     monitor = RouteMonitor(c.rns)
     conn = connect_in(c.rns, c.url)
@@ -143,7 +133,7 @@ def measure(c, count):
     try:
         for i in range(count + 1):  # the first one warms up and is not counted
             name = f"bench-{i}"
-            body = json.dumps(service(name))
+            body = json.dumps(e2e.web_service(name))
             t0 = time.monotonic()
             conn.request("POST", "/api/v1/namespaces/default/services", body,
                          {"Content-Type": "application/json"})
