@@ -8,7 +8,8 @@
 // - nothing is planned or applied before every informer has synced: a
 //   restarted agent leaves the addresses it finds and announces nothing
 //   until it knows the whole cluster; then End-of-RIB follows the first plan;
-// - changes are debounced (50 ms) so a burst makes one plan;
+// - changes are debounced (10 ms, or the last plan's duration if longer) so a
+//   burst makes one plan;
 // - annotations are written only by the Service's writer node, only when
 //   they differ from what the informer shows, with a resourceVersion
 //   precondition: a steady cluster sees no writes but the node Leases;
@@ -108,6 +109,7 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   boost::asio::steady_timer plan_timer_, expiry_timer_, lease_timer_;
   bool plan_pending_ = false;
   std::optional<std::chrono::steady_clock::time_point> change_seen_;  // first change of the pending batch
+  std::chrono::milliseconds last_plan_took_{0};                       // floor of the next debounce
   bool stopped_ = false;
   bool ready_ = false;
 

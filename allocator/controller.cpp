@@ -276,7 +276,11 @@ asio::awaitable<void> controller::writer() {
     std::string key = std::move(queue_.front());
     queue_.pop_front();
     queued_.erase(key);
-    co_await write_service(std::move(key));
+    // One write per Service at a time; the one in flight looks again when it ends.
+    if (!writing_.insert(key).second) continue;
+    co_await write_service(key);
+    writing_.erase(key);
+    if (pending_.contains(key) && !retry_.contains(key)) enqueue(key);
   }
   --writers_running_;
 }

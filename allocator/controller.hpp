@@ -110,6 +110,7 @@ class controller : public std::enable_shared_from_this<controller> {
   std::map<std::string, service_target> pending_;
   std::deque<std::string> queue_;
   std::set<std::string> queued_;
+  std::set<std::string> writing_;  // Services with a write in flight
   std::size_t writers_running_ = 0;
   // What we wrote last per Service, and the resourceVersions our write made
   // stale: while the cache still shows one of them, the write is on its way

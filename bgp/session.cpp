@@ -137,8 +137,26 @@ void session::handle(fsm_event e, const fsm_input& in) {
   if (t.from != t.to)
     spdlog::info("peer {}: {} -> {} on {} ({})", cfg_.name(), to_string(t.from), to_string(t.to), to_string(e),
                  to_string(t.reason));
+  note_unanswered_connect(e, t);
   apply(t);
   if (t.from != t.to) changed();
+}
+
+void session::note_unanswered_connect(fsm_event e, const fsm_transition& t) {
+  // Connect -> Connect on the retry timer is no transition, so nothing above
+  // logs it; yet it is all an operator sees of a peer that drops our SYNs: a
+  // filter, a dead address without ICMP, or a TCP MD5 password mismatch (the
+  // router's kernel drops badly signed segments silently, RFC 2385 §2).
+  // Logged on the 1st, 2nd, 4th, 8th, ... attempt in a row.
+  if (e != fsm_event::connect_retry_expired || t.from != session_state::connect || t.to != session_state::connect) {
+    if (t.to != session_state::connect) unanswered_connects_ = 0;
+    return;
+  }
+  ++unanswered_connects_;
+  if ((unanswered_connects_ & (unanswered_connects_ - 1)) == 0)
+    spdlog::warn("peer {}: no answer to {} TCP connection attempt(s) in a row (unreachable, filtered, or a TCP MD5 "
+                 "password mismatch); retrying",
+                 cfg_.name(), unanswered_connects_);
 }
 
 void session::apply(const fsm_transition& t) {

@@ -126,6 +126,7 @@ class session : public std::enable_shared_from_this<session> {
  private:
   void apply(const fsm_transition& t);
   void handle(fsm_event e, const fsm_input& in = {});
+  void note_unanswered_connect(fsm_event e, const fsm_transition& t);
   asio::awaitable<void> do_connect(std::uint64_t gen);
   asio::awaitable<void> read_loop(std::uint64_t gen);
   void adopt(tcp::socket socket, std::optional<wire::open_message> open = std::nullopt);
@@ -184,6 +185,7 @@ class session : public std::enable_shared_from_this<session> {
   asio::steady_timer connect_retry_timer_, hold_timer_, keepalive_timer_, restart_timer_, flush_timer_, stale_timer_;
   bool flush_scheduled_ = false;
   unsigned failures_ = 0;  // consecutive, for backoff
+  unsigned unanswered_connects_ = 0;  // connect attempts in a row that timed out, for the log
   std::mt19937 rng_;
 
   std::optional<wire::open_message> peer_open_;

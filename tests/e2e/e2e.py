@@ -79,6 +79,17 @@ def find_binary(rel):
     return None
 
 
+def require(router_kind, tools=None):
+    """Skips (exit 77) unless root, the tools (default: the router's) and
+    Herald's binaries are there; the binaries' paths."""
+    L.require_root_and_tools(["ip", "unshare", "curl"] + (TOOLS[router_kind] if tools is None else tools))
+    binaries = {k: find_binary(rel) for k, rel in BINARIES.items()}
+    missing = [BINARIES[k] for k, v in binaries.items() if not v]
+    if missing:
+        L.skip(f"not built yet: {', '.join(missing)} (build them, or set HERALD_BUILD_DIR)")
+    return binaries
+
+
 class Cluster:
     """The emulator, the allocator, three agents and the router."""
 
@@ -301,35 +312,36 @@ def scenarios(c):
         poll(f"{prefix} gone from kube-lb0 of {n['name']}", lambda n=n: prefix not in c.lb_addresses(n), 30)
 
 
-def run_in_cluster(tag, router_kind, scenario, tools=None, prepare=None):
-    """Skips unless root with the tools and the binaries; else builds a Lab
-    and a Cluster, calls prepare(c) (extra namespaces, sysctls), starts the
-    emulator and runs scenario(c), with every process's log tail in a
-    failure. The exit code (0, 1, 77)."""
-    L.require_root_and_tools(["ip", "unshare", "curl"] + (TOOLS[router_kind] if tools is None else tools))
-    binaries = {k: find_binary(rel) for k, rel in BINARIES.items()}
-    missing = [BINARIES[k] for k, v in binaries.items() if not v]
-    if missing:
-        L.skip(f"not built yet: {', '.join(missing)} (build them, or set HERALD_BUILD_DIR)")
-    with L.Lab(tag) as lab:
-        c = Cluster(lab, router_kind, binaries)
+def run_cluster(argv, tag, scenarios_fn, usage_extra="", tools=None, prepare=None, **cluster_args):
+    """The common main of the e2e scripts: argv[1] names the router; skips
+    unless root, tools (default: the router's) and binaries are there; builds
+    a Lab and a Cluster (cluster_args: Cluster's options), calls prepare(c)
+    (extra namespaces, sysctls), starts the emulator and runs
+    scenarios_fn(cluster, argv); failures carry every process's log tail.
+    The exit code (0, 1, 77; 2 for bad usage)."""
+    if len(argv) < 2 or argv[1] not in TOOLS:
+        print(f"usage: {argv[0]} bird|frr{usage_extra}", file=sys.stderr)
+        return 2
+    router_kind = argv[1]
+    binaries = require(router_kind, tools)
+    with L.Lab(f"{tag}-{router_kind}") as lab:
+        c = Cluster(lab, router_kind, binaries, **cluster_args)
         if prepare:
             prepare(c)
         c.start_emulator()
 
         def body():
             try:
-                scenario(c)
+                scenarios_fn(c, argv)
             except AssertionError as e:
                 raise AssertionError(f"{e}\n{c.diagnose()}") from None
         return L.run_checks(body)
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in TOOLS:
-        print(f"usage: {argv[0]} bird|frr", file=sys.stderr)
-        return 2
-    return run_in_cluster(f"e2e-{argv[1]}", argv[1], scenarios)
+    if len(argv) != 2:
+        argv = argv[:1]
+    return run_cluster(argv, "e2e", lambda c, _argv: scenarios(c))
 
 
 if __name__ == "__main__":

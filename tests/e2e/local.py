@@ -176,7 +176,8 @@ def prepare(c):
 
 def main(argv):
     # The router is never started: local addresses need no BGP.
-    return E.run_in_cluster("e2e-local", "bird", lambda c: scenarios(c, c.client), tools=[], prepare=prepare)
+    return E.run_cluster([argv[0], "bird"], "e2e-local", lambda c, _argv: scenarios(c, c.client),
+                         tools=[], prepare=prepare)
 
 
 if __name__ == "__main__":

@@ -93,10 +93,8 @@ def scenario(c, kind):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in E.TOOLS:
-        print(f"usage: {argv[0]} frr|bird", file=sys.stderr)
-        return 2
-    return E.run_in_cluster(f"e2e-weighted-{argv[1]}", argv[1], lambda c: scenario(c, argv[1]))
+    return E.run_cluster(argv[:2] if len(argv) == 2 else argv[:1], "e2e-weighted",
+                         lambda c, _argv: scenario(c, argv[1]))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+# Benchmark of issue 7 (BENCHMARKS.md "Convergence: Service to ECMP route"):
+# a Service of type LoadBalancer created → the router's kernel FIB holds its
+# address with all three nodes as next hops. The cluster is e2e.Cluster (the
+# emulator, herald-allocator, three herald-agents, a BIRD or FRR router
+# installing ECMP routes in its kernel).
+#
+#   python3 bench_convergence.py ROUTER [COUNT]     ROUTER: bird frr; COUNT 50
+#
+# Services are created one after another, each once the previous one has
+# converged. t0 is taken just before the create request is written (a kept-open
+# HTTP connection from the router namespace, no process start in the timing);
+# the end is when `ip -o monitor route` in the router namespace, read by a
+# thread, prints the route with three next hops (streaming: no polling delay).
+# A watch on Services gives the moment the allocator's status write is seen
+# (the allocation share). Prints p50, p99 (nearest rank) and max.
+# Exit: 0 done, 1 failure, 77 skip (1 under CI=true).
+import ctypes
+import http.client
+import json
+import math
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+import e2e
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+
+def connect_in(ns, url):
+    """An HTTP connection to url opened from namespace ns: the socket stays in
+    ns after this thread switches back."""
+    u = urllib.parse.urlsplit(url)
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/var/run/netns/{ns}", os.O_RDONLY)
+    try:
+        if _libc.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns")
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        conn.connect()
+    finally:
+        _libc.setns(own, CLONE_NEWNET)
+        os.close(own)
+        os.close(target)
+    return conn
+
+
+class RouteMonitor:
+    """`ip -o monitor route` in ns: (monotonic time, prefix, next hop count)
+    for every route added or replaced, on a queue; `first` keeps when each
+    prefix first appeared (with the first node's next hop)."""
+
+    def __init__(self, ns):
+        self.events = queue.Queue()
+        self.first = {}
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "ip", "-o", "-4", "monitor", "route"],
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            t = time.monotonic()
+            words = line.split()
+            if not words or words[0] == "Deleted":
+                continue
+            hops = line.count("nexthop via") or (1 if " via " in line else 0)
+            self.first.setdefault(words[0], t)
+            self.events.put((t, words[0], hops))
+
+    def wait(self, prefixes_seen, hops, timeout):
+        """The first event after now of a prefix not in prefixes_seen with
+        `hops` next hops: (time, prefix)."""
+        end = time.monotonic() + timeout
+        while True:
+            t, prefix, n = self.events.get(timeout=max(0.01, end - time.monotonic()))
+            if n >= hops and prefix not in prefixes_seen:
+                return t, prefix
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+class ServiceWatch:
+    """A watch on Services: the monotonic time each one first shows an
+    ingress address."""
+
+    def __init__(self, conn):
+        self.assigned = {}
+        self.cond = threading.Condition()
+        conn.request("GET", "/api/v1/namespaces/default/services?watch=1&allowWatchBookmarks=false")
+        self.resp = conn.getresponse()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        while True:
+            line = self.resp.readline()
+            if not line:
+                return
+            t = time.monotonic()
+            try:
+                obj = json.loads(line)["object"]
+            except (ValueError, KeyError):
+                continue
+            name = obj.get("metadata", {}).get("name")
+            if obj.get("status", {}).get("loadBalancer", {}).get("ingress"):
+                with self.cond:
+                    self.assigned.setdefault(name, t)
+                    self.cond.notify_all()
+
+
+def service(name):
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
+                     "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
+                     "selector": {"app": name}}}
+
+
+def percentile(sorted_values, p):
+    """Nearest-rank percentile (p99 of 50 samples is the largest)."""
+    return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
+
+
+def measure(c, count):
+    e2e.setup_objects(c)
+    c.router.start()
+    c.start_allocator()
+    for n in c.nodes:
+        c.start_agent(n)
+    c.router.wait_established([e2e.node_ip(n["i"]) for n in c.nodes], timeout=60)
+    monitor = RouteMonitor(c.rns)
+    conn = connect_in(c.rns, c.url)
+    watch = ServiceWatch(connect_in(c.rns, c.url))
+    all_hops = {e2e.node_ip(n["i"]) for n in c.nodes}
+    seen = set()
+    rows = []
+    try:
+        for i in range(count + 1):  # the first one warms up and is not counted
+            name = f"bench-{i}"
+            body = json.dumps(service(name))
+            t0 = time.monotonic()
+            conn.request("POST", "/api/v1/namespaces/default/services", body,
+                         {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            text = resp.read()
+            if resp.status != 201:
+                raise AssertionError(f"create {name}: HTTP {resp.status}: {text[:300]}")
+            t3, prefix = monitor.wait(seen, len(all_hops), 30)
+            seen.add(prefix)
+            with watch.cond:
+                watch.cond.wait_for(lambda: name in watch.assigned, 10)
+            ip = c.service_ip(name)
+            if ip != prefix or c.fib(f"{ip}/32") != all_hops:
+                raise AssertionError(f"{name}: has {ip}, the route seen was {prefix} via {c.fib(f'{ip}/32')}")
+            if i:
+                rows.append({"alloc": (watch.assigned[name] - t0) * 1e3,
+                             "first": (monitor.first[prefix] - t0) * 1e3, "all": (t3 - t0) * 1e3})
+    finally:
+        monitor.close()
+    return rows
+
+
+def report(rows, router_kind, argv):
+    print(f"command: sudo python3 tests/e2e/bench_convergence.py {' '.join(argv[1:])}")
+    print(f"router: {router_kind}; {len(rows)} Services, each created after the previous converged")
+    print("| step | p50 (ms) | p99 (ms) | max (ms) |")
+    print("|---|---:|---:|---:|")
+    for key, label in (("alloc", "created → status with an address (seen by a watch)"),
+                       ("first", "created → the route in the router's kernel FIB (first next hop)"),
+                       ("all", "created → all three next hops in the router's kernel FIB")):
+        v = sorted(r[key] for r in rows)
+        print(f"| {label} | {percentile(v, 50):.1f} | {percentile(v, 99):.1f} | {v[-1]:.1f} |")
+    sys.stdout.flush()
+
+
+def bench(c, argv):
+    count = int(argv[2]) if len(argv) > 2 else 50
+    report(measure(c, count), argv[1], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(e2e.run_cluster(sys.argv, "bench", bench, usage_extra=" [COUNT]"))
