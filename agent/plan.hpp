@@ -148,9 +148,12 @@ std::array<std::size_t, 2> ready_local_endpoints(const cluster_state& state, std
                                                  std::string_view name, std::string_view node);
 
 // Valid lifetime of a won local address when the LBNodeAgent sets none: the
-// agent re-applies the plan well within it, so a node that dies (or loses the
-// election without noticing) stops holding the address on its own.
-inline constexpr std::uint32_t default_local_valid_lifetime = 60;
+// agent renews it at half its lifetime, so a node whose agent dies (or loses
+// the election without noticing) stops holding the address on its own. 20 s:
+// it lapses within 20 s of the agent's death, before the other agents see the
+// node Lease expire (40 s after its last renewal, at least 30 s after the
+// death) and take the address over, so two nodes never answer for it.
+inline constexpr std::uint32_t default_local_valid_lifetime = 20;
 
 // Bytes per second the link-bandwidth community carries per ready endpoint
 // (1 Mbit/s: FRR reads the value in Mbit/s, so smaller units round to 0).

@@ -239,6 +239,19 @@ TEST_CASE("applier: local addresses go on the local link with gratuitous ARP", "
     return false;
   });
   CHECK(f.ap->counters().garp_errors == 0);
+  f.ap->apply(d);  // already announced: nothing new
+  CHECK(f.ap->counters().garp_sent == 1);
+  // A restarted agent adopts the address and announces it again: meanwhile
+  // another node may have held it, and neighbours' caches point there.
+  f.restart();
+  r = f.ap->apply(d);
+  REQUIRE(r.local);
+  CHECK(r.local->added.empty());
+  CHECK(f.ap->counters().garp_sent == 1);
+  // Graceful shutdown releases it.
+  f.ap->release_local();
+  CHECK_THAT(addrs_on(f.ns, "eth-lb"), !Catch::Contains("198.51.100.50/32"));
+  f.ap->apply(d);
   // The node's own address is never Herald's to remove.
   f.ap->apply(desired({}, {}));
   CHECK_THAT(addrs_on(f.ns, "eth-lb"), !Catch::Contains("198.51.100.50/32"));
