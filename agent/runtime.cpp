@@ -139,7 +139,10 @@ void node_agent::stop() {
 }
 
 void node_agent::shutdown(std::function<void()> done) {
-  if (stopped_) return;
+  if (stopped_) {
+    if (done) done();
+    return;
+  }
   applier_->release_local();
   stop();
   asio::co_spawn(ex_, delete_lease(), [self = shared_from_this(), done = std::move(done)](std::exception_ptr) {

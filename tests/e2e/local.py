@@ -83,10 +83,11 @@ def only_holder(c, ip):
 
 def wait_ready(c, nodes):
     """Every agent in nodes answers /readyz and the three node Leases exist
-    (before that, the election runs over fewer candidates)."""
+    (before that, the election runs over fewer candidates). 120 s: on a
+    loaded machine the emulator answered the first lists after 30-60 s."""
     for n in nodes:
         poll(f"{n['name']}'s agent ready", lambda n=n: L.run(
-            "curl", "-sf", "http://127.0.0.1:7473/readyz", ns=n["ns"], check=False).strip() == "ok", 60)
+            "curl", "-sf", "http://127.0.0.1:7473/readyz", ns=n["ns"], check=False).strip() == "ok", 120)
     poll("three node Leases", lambda: len([
         x for x in c.api("GET", f"/apis/coordination.k8s.io/v1/namespaces/{E.NAMESPACE}/leases")["items"]
         if x["metadata"]["name"].startswith("herald-node-")]) == 3, 30)

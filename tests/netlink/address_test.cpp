@@ -296,6 +296,19 @@ TEST_CASE("the reconciler applies the minimal difference", "[netlink][reconciler
   REQUIRE(have);
   CHECK(has(*have, "2001:db8::1/64"));
   CHECK_FALSE(has(*have, "2001:db8::1/128"));
+  // A deprecated address (preferred lifetime 0, as local service addresses
+  // are: never a source address) renews by its valid lifetime only; a
+  // preferred lifetime that never "runs down" must not renew on every pass.
+  auto deprecated = spec("192.0.2.7/32");
+  deprecated.valid_lifetime = 20;
+  deprecated.preferred_lifetime = 0;
+  r = rec->set_desired({deprecated});
+  REQUIRE(r);
+  CHECK(r->added.size() == 1);
+  r = rec->reconcile();
+  REQUIRE(r);
+  CHECK(r->renewed.empty());
+  rec->stop();
 }
 
 TEST_CASE("lookups: links by regex", "[netlink][lookup]") {
