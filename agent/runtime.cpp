@@ -377,6 +377,12 @@ asio::awaitable<void> node_agent::patch_announcing(std::string ns, std::string n
     std::string text;
     for (const auto& [k, v] : changes) text += " " + k + "=" + v.value_or("(removed)");
     spdlog::info("agent: Service {}/{}:{}", ns, name, text);
+    // Issue 8: the nodes that answer for a Service (the ECMP set, or a local
+    // address's elected node) are an Event on change; only the plan's single
+    // writer gets here, so there is one Event per change.
+    kube::object_reference ref{"Service", "v1", ns, name, "", ""};
+    std::string message = "announcing nodes:" + text;
+    recorder_->post(std::move(ref), "Normal", "AnnouncingNodesChanged", message);
   } else if (r.error().conflict()) {
     // Someone wrote in between; the informer brings the new version and a new plan.
     ++figures_.annotation_conflicts;

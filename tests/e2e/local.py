@@ -135,6 +135,11 @@ def scenarios(c, cns):
         poll(f"client's entry for {ip} moved to {new}'s MAC",
              lambda ip=ip, new=new: (client_neighbour(cns, ip) or ("",))[0] == macs[new], 5)
         log(f"{ip}: {winners[fam]} -> {new} after {took[fam]:.1f} s; client entry {client_neighbour(cns, ip)}")
+        poll(f"an AnnouncingNodesChanged Event on web{fam} naming {new}",
+             lambda fam=fam, new=new: any(
+                 e.get("reason") == "AnnouncingNodesChanged" and e["involvedObject"]["name"] == f"web{fam}"
+                 and new in e.get("message", "")
+                 for e in c.api("GET", "/api/v1/namespaces/default/events").get("items", [])), 15)
     log("killed: the agents restart; the addresses go back to the same winners")
     for name in killed:
         c.start_agent(by_name[name])
