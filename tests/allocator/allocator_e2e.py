@@ -19,7 +19,6 @@ that fails). Pools use documentation ranges only.
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +29,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "emulator"))
 import emulator_test as emu_mod  # noqa: E402  (the Emulator and Watch helpers)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from metrics_check import promtool_check  # noqa: E402
 
 EMULATOR, ALLOCATOR, CRD_DIR = sys.argv[1], sys.argv[2], sys.argv[3]
 ONLY = set(sys.argv[4:])
@@ -472,16 +473,6 @@ def scenario_pool_edits():
               "a deleted group's addresses stay in the in-use metric")
     finally:
         c.close()
-
-
-def promtool_check(text, what):
-    if not shutil.which("promtool"):
-        msg = "promtool is not installed (apt install prometheus): /metrics not format-checked"
-        check(not CI, msg + " and CI=true")
-        print("WARN:", msg)
-        return
-    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
-    check(p.returncode == 0 and not (p.stdout + p.stderr).strip(), "promtool check metrics (%s): %s" % (what, p.stdout + p.stderr))
 
 
 def scenario_restart_1000():
