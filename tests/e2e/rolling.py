@@ -23,7 +23,7 @@
 # and every failed request falls within 0.5 s of a next-hop change there. Such
 # failures are the router's ECMP rehash (Linux hash-threshold: a next hop
 # leaving or coming back moves some open connections to a node that never saw
-# them, which resets them): with a request every 20 ms, about one in four
+# them, which resets them): with a request every 20 ms, about one in five
 # rounds of SIGTERM restarts has one (BENCHMARKS.md). Prints one line per
 # round (the benchmark's figures):
 #   rolling-restart: router=bird policy=Cluster signal=SIGTERM requests=N failed=F route_absent=0 nexthop_drops=K duration=S
