@@ -28,7 +28,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "interop"))
 import e2e as E  # noqa: E402
-import lab as L  # noqa: E402
 from lab import holds_for, log, poll  # noqa: E402
 
 SERVICES = "/api/v1/namespaces/default/services"

@@ -26,9 +26,11 @@
 # them, which resets them): with a request every 20 ms, about one in five
 # rounds of SIGTERM restarts has one (BENCHMARKS.md). Prints one line per
 # round (the benchmark's figures):
-#   rolling-restart: router=bird policy=Cluster signal=SIGTERM requests=N failed=F route_absent=0 nexthop_drops=K duration=S
-# nexthop_drops counts the next hops that left the FIB between two reads
-# (SIGTERM withdraws the node's path: 3 per round; SIGKILL: 0).
+#   rolling-restart: router=bird policy=Cluster signal=SIGTERM requests=N failed=F route_absent=0
+#     nexthop_drops=K nexthop_returns=K duration=S   (one line)
+# nexthop_drops / _returns count the next hops that left / came back to the
+# FIB between two reads (SIGTERM withdraws the node's path: 3 each per round;
+# SIGKILL: 0).
 # Exit: 0 pass, 1 fail, 77 skip (1 instead of 77 under CI=true).
 import json
 import os
@@ -41,7 +43,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "interop"))
 import e2e as E  # noqa: E402
-import lab as L  # noqa: E402
 from lab import log, poll  # noqa: E402
 
 POLICIES = ("Cluster", "Local")
@@ -83,11 +84,18 @@ class FibWatch:
         self.c, self.prefix = c, prefix
         self.route_absent, self.nexthop_drops, self.nexthop_returns, self.reads = 0, 0, 0, 0
         self.changes = []  # (time.time(), hops before, hops after)
+        self.error = None
         self.stop_flag = threading.Event()
         self.thread = threading.Thread(target=self._run)
         self.thread.start()
 
     def _run(self):
+        try:
+            self._watch()
+        except Exception as e:  # noqa: BLE001: reported by stop(), not lost with the thread
+            self.error = e
+
+    def _watch(self):
         last = self.c.fib(self.prefix)
         while not self.stop_flag.wait(FIB_INTERVAL):
             hops = self.c.fib(self.prefix)
@@ -101,8 +109,11 @@ class FibWatch:
             last = hops
 
     def stop(self):
+        """Stops watching; raises if a read of the FIB failed."""
         self.stop_flag.set()
         self.thread.join()
+        if self.error:
+            raise AssertionError(f"reading the router's FIB failed: {self.error!r}")
 
 
 def restart_agent(c, n, prefix, sig):
@@ -147,13 +158,14 @@ def rolling_restart(c, router_kind, policy, ip, sig):
         time.sleep(1)
     finally:
         duration = time.monotonic() - t0
-        watch.stop()
         open(stop_file, "w").close()
         client.popen.wait(10)
+        watch.stop()
     result = json.loads(client.output().strip().splitlines()[-1])
     figures = {"router": router_kind, "policy": policy, "signal": sig.name, "requests": result["requests"],
                "failed": result["failed"], "route_absent": watch.route_absent,
-               "nexthop_drops": watch.nexthop_drops, "duration": f"{duration:.1f}"}
+               "nexthop_drops": watch.nexthop_drops, "nexthop_returns": watch.nexthop_returns,
+               "duration": f"{duration:.1f}"}
     print("rolling-restart: " + " ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
     changes = [f"{t % 60:06.3f} {sorted(before)} -> {sorted(after)}" for t, before, after in watch.changes]
     failures = [f"{t % 60:06.3f} {what}" for t, what in result["failures"]]
