@@ -13,8 +13,9 @@
 #   ipv6      an IPv6-only Service (ipFamilies [IPv6]): the router's /128 has
 #             the three nodes' IPv6 next hops; the client's requests over
 #             IPv6 are answered by all three nodes
-#   dual      a RequireDualStack Service: one address of each family, both
-#             routes with three next hops, both answered by all three nodes
+#   dual      a RequireDualStack and a PreferDualStack Service: each gets one
+#             address of each family, both routes with three next hops, both
+#             answered by all three nodes
 #   shared    two Services with the same herald.dev/allow-shared-ip key and
 #             ports 80 and 8081: one address, one route; both ports
 #             answered; one Service deleted, the route stays; both deleted,
@@ -69,13 +70,13 @@ def ipv6_only(c):
     answered_by_all(c, ips[0])
 
 
-def dual_stack(c):
-    log("dual: a RequireDualStack Service")
-    c.create(SERVICES, E.web_service("webd", ipFamilies=["IPv4", "IPv6"], ipFamilyPolicy="RequireDualStack"))
-    ips = poll("the allocator gives webd two addresses", lambda: len(c.service_ips("webd")) == 2 and
-               c.service_ips("webd"), 30)
+def dual_stack(c, name, policy):
+    log(f"dual: a {policy} Service")
+    c.create(SERVICES, E.web_service(name, ipFamilies=["IPv4", "IPv6"], ipFamilyPolicy=policy))
+    ips = poll(f"the allocator gives {name} two addresses", lambda: len(c.service_ips(name)) == 2 and
+               c.service_ips(name), 30)
     if sorted(ipaddress.ip_address(ip).version for ip in ips) != [4, 6]:
-        raise AssertionError(f"webd got {ips}, expected one address of each family")
+        raise AssertionError(f"{name} got {ips}, expected one address of each family")
     for ip in ips:
         routed_by_all(c, ip)
     for ip in ips:
@@ -119,7 +120,8 @@ def scenarios(c):
     c.start_responders(SHARED_PORTS)
     E.start_herald(c)
     ipv6_only(c)
-    dual_stack(c)
+    dual_stack(c, "webd", "RequireDualStack")
+    dual_stack(c, "webp", "PreferDualStack")
     shared(c)
 
 
