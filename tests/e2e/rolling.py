@@ -2,7 +2,7 @@
 # End-to-end scenario and benchmark 4 of issue 11 (BENCHMARKS.md "Rolling
 # restart under requests"): every agent restarted, one after another, while a
 # client sends a steady stream of HTTP requests to the Service address.
-# e2e.Cluster (the emulator, the allocator, three agents with --drain 1, a
+# e2e.Cluster (the emulator, the allocator, three agents, a
 # BIRD or FRR router installing ECMP routes in its kernel), an HTTP responder
 # on every node and a client behind the router.
 #
@@ -13,24 +13,20 @@
 # For each externalTrafficPolicy (Local: one ready endpoint on every node)
 # and each signal, with the route on all three next hops and the client
 # sending a request on a new connection every 20 ms, each agent in turn gets
-# the signal: SIGTERM (graceful shutdown: GRACEFUL_SHUTDOWN community, 1 s
-# drain, withdraw, Cease; it must exit 0) or SIGKILL (the router's graceful
-# restart keeps the node's path: no next-hop change and no failed request
-# allowed). The router sees its session go, the agent is started again and
-# must answer /readyz, with its session back, a fresh (not stale) path at the
-# router and its next hop in the router's FIB, before the next one goes. The
-# router's FIB is read every 50 ms. Asserts: the route never left the FIB,
-# and every failed request falls within 0.5 s of a next-hop change there. Such
-# failures are the router's ECMP rehash (Linux hash-threshold: a next hop
-# leaving or coming back moves some open connections to a node that never saw
-# them, which resets them): with a request every 20 ms, about one in five
-# rounds of SIGTERM restarts has one (BENCHMARKS.md). Prints one line per
-# round (the benchmark's figures):
-#   rolling-restart: router=bird policy=Cluster signal=SIGTERM requests=N failed=F route_absent=0
-#     nexthop_drops=K nexthop_returns=K duration=S   (one line)
-# nexthop_drops / _returns count the next hops that left / came back to the
-# FIB between two reads (SIGTERM withdraws the node's path: 3 each per round;
-# SIGKILL: 0).
+# the signal: SIGTERM (the agent's default `--shutdown restart`: BGP closed
+# without NOTIFICATION, exit 0) or SIGKILL. The router sees its session go,
+# the agent is started again and must answer /readyz, with its session back,
+# a fresh (not stale) path at the router and its next hop in the router's
+# FIB, before the next one goes. The router's FIB is read every 50 ms.
+# Asserts, for both signals: the route never left the FIB, no next hop ever
+# left it (the router's graceful restart keeps the restarting node's path),
+# and no request failed. (With `--shutdown withdraw` the node's path leaves
+# and comes back: a router hashing flows onto next hops then moves some open
+# connections to a node that never saw them, which resets them; about one in
+# five rounds of three restarts had one, docs/operations.md.) Prints one line
+# per round (the benchmark's figures):
+#   rolling-restart: router=bird policy=Cluster signal=SIGTERM requests=N failed=0 route_absent=0
+#     nexthop_drops=0 nexthop_returns=0 duration=S   (one line)
 # Exit: 0 pass, 1 fail, 77 skip (1 instead of 77 under CI=true).
 import json
 import os
@@ -49,9 +45,6 @@ POLICIES = ("Cluster", "Local")
 SIGNALS = (signal.SIGTERM, signal.SIGKILL)
 REQUEST_INTERVAL = 0.02  # s between requests, each on a new connection
 FIB_INTERVAL = 0.05  # s between reads of the router's FIB
-# A failed request this close (s) to a next-hop change at the router is the
-# router's ECMP rehash moving an open connection to a node that never saw it.
-CHANGE_WINDOW = 0.5
 
 # ADDRESS INTERVAL STOPFILE: a GET on a new connection every INTERVAL seconds
 # until STOPFILE exists; then one JSON line: requests, failed, by node, the
@@ -133,11 +126,6 @@ def restart_agent(c, n, prefix, sig):
     poll(f"{n['name']}'s next hop back in the router's FIB", lambda: hop in c.fib(prefix), 60)
 
 
-def unexplained(failures, changes):
-    """The failed requests not within CHANGE_WINDOW of a next-hop change."""
-    return [f for f in failures if not any(abs(f[0] - t) <= CHANGE_WINDOW for t, _, _ in changes)]
-
-
 def rolling_restart(c, router_kind, policy, ip, sig):
     """Restarts every agent with sig under the client's stream; the figures (dict)."""
     prefix = f"{ip}/32"
@@ -174,13 +162,11 @@ def rolling_restart(c, router_kind, policy, ip, sig):
     if watch.route_absent:
         raise AssertionError(f"rolling restart ({policy}): the route left the router's FIB {watch.route_absent} "
                              f"times; next hop changes {changes}")
-    if sig == signal.SIGKILL and (result["failed"] or watch.changes):
-        raise AssertionError(f"rolling restart ({policy}, SIGKILL): graceful restart should keep every path: "
+    # SIGTERM (the agent's default --shutdown restart) and SIGKILL alike: the
+    # router's graceful restart keeps every path, so nothing may change.
+    if result["failed"] or watch.changes:
+        raise AssertionError(f"rolling restart ({policy}, {sig.name}): graceful restart should keep every path: "
                              f"{result['failed']} of {result['requests']} requests failed {failures}; "
-                             f"next hop changes {changes}")
-    if unexplained(result["failures"], watch.changes):
-        raise AssertionError(f"rolling restart ({policy}): {result['failed']} of {result['requests']} requests "
-                             f"failed, not all when the router's next hops changed: {failures}; "
                              f"next hop changes {changes}")
     return figures
 
