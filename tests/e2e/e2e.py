@@ -206,7 +206,10 @@ def create_nodes(c, ipv6=False):
                        "conditions": [{"type": "Ready", "status": "True"}]}})
 
 
-def setup_objects(c):
+def setup_objects(c, peer=None):
+    """The namespace, the Nodes, a remote ServiceGroup `default`
+    (203.0.113.0/24) and the BGPPeer `router`; peer: fields that replace or
+    add to the BGPPeer's spec (e.g. holdTime, bfd)."""
     c.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     create_nodes(c)
     c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/servicegroups", {
@@ -216,7 +219,7 @@ def setup_objects(c):
     c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/bgppeers", {
         "apiVersion": "herald.dev/v1", "kind": "BGPPeer", "metadata": {"name": "router"},
         "spec": {"peerAddress": ROUTER_V4, "peerASN": ROUTER_ASN, "myASN": NODE_ASN, "holdTime": "9s",
-                 "connectRetryTime": "1s", "families": ["ipv4-unicast"]}})
+                 "connectRetryTime": "1s", "families": ["ipv4-unicast"], **(peer or {})}})
 
 
 def endpoint_slice(nodes_with_endpoints):
