@@ -206,20 +206,26 @@ def create_nodes(c, ipv6=False):
                        "conditions": [{"type": "Ready", "status": "True"}]}})
 
 
-def setup_objects(c, peer=None):
-    """The namespace, the Nodes, a remote ServiceGroup `default`
-    (203.0.113.0/24) and the BGPPeer `router`; peer: fields that replace or
-    add to the BGPPeer's spec (e.g. holdTime, bfd)."""
+DEFAULT_GROUP = {"remote": {"v4pool": {"pool": "203.0.113.0/24", "subnet": "203.0.113.0/24", "aggregation": "/32"}}}
+
+
+def setup_objects(c, peer=None, group=None, ipv6=False):
+    """The namespace, the Nodes, a ServiceGroup `default` (group: its spec;
+    by default remote 203.0.113.0/24) and the BGPPeer `router`; peer: fields
+    that replace or add to the BGPPeer's spec (e.g. holdTime, bfd). ipv6:
+    the Nodes get IPv6 InternalIPs and a second BGPPeer `router6` (to
+    ROUTER_V6, ipv6-unicast) is made (the Cluster needs ipv6_peers)."""
     c.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    create_nodes(c)
+    create_nodes(c, ipv6)
     c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/servicegroups", {
         "apiVersion": "herald.dev/v1", "kind": "ServiceGroup", "metadata": {"name": "default"},
-        "spec": {"remote": {"v4pool": {"pool": "203.0.113.0/24", "subnet": "203.0.113.0/24",
-                                       "aggregation": "/32"}}}})
-    c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/bgppeers", {
-        "apiVersion": "herald.dev/v1", "kind": "BGPPeer", "metadata": {"name": "router"},
-        "spec": {"peerAddress": ROUTER_V4, "peerASN": ROUTER_ASN, "myASN": NODE_ASN, "holdTime": "9s",
-                 "connectRetryTime": "1s", "families": ["ipv4-unicast"], **(peer or {})}})
+        "spec": group or DEFAULT_GROUP})
+    peers = [("router", ROUTER_V4, "ipv4-unicast")] + ([("router6", ROUTER_V6, "ipv6-unicast")] if ipv6 else [])
+    for name, address, family in peers:
+        c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/bgppeers", {
+            "apiVersion": "herald.dev/v1", "kind": "BGPPeer", "metadata": {"name": name},
+            "spec": {"peerAddress": address, "peerASN": ROUTER_ASN, "myASN": NODE_ASN, "holdTime": "9s",
+                     "connectRetryTime": "1s", "families": [family], **(peer or {})}})
 
 
 def endpoint_slice(nodes_with_endpoints):
