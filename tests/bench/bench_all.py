@@ -53,11 +53,11 @@ def plan(mode):
                ["@bench-netlink"]])
     py = sys.executable
     routers = ["bird"] if short else ["bird", "frr"]
-    conv = [[py, f"{E2E}/bench_convergence.py", r, "20" if short else "50"] for r in ["bird", "frr"]]
-    failover = [[py, f"{E2E}/bench_node_failover.py", r] + (["3", "bfd-100x3", "hold-3s"] if short else
+    conv = [[py, f"{E2E}/bench_convergence.py", r, "50"] for r in ["bird", "frr"]]
+    failover = [[py, f"{E2E}/bench_node_failover.py", r] + (["5", "bfd-100x3", "hold-3s"] if short else
                                                              ["10", "bfd-100x3", "bfd-300x3", "hold-3s"])
                 for r in routers]
-    scale = ([[py, f"{E2E}/bench_scale.py", "bird", "1000", "dual", "15"]] if short else
+    scale = ([[py, f"{E2E}/bench_scale.py", r, "1000", "dual", "15"] for r in ["bird", "frr"]] if short else
              [[py, f"{E2E}/bench_scale.py", r, "10000", fam, "30"] for r in ["bird", "frr"]
               for fam in ("dual", "ipv6")])
     speakers = [[py, f"{INTEROP}/bench_speakers.py"] + (["--case", "v6-100k"] if short else [])]
@@ -148,11 +148,11 @@ def render(argv, code, out, seconds, load0, load1):
     """The markdown of one benchmark's run: its tables as printed, or its
     plain output in a code block; a failure or skip says so."""
     cmd = shown(argv) if not argv[0].startswith("@") else " ".join([f"BUILD/tests/{argv[0][1:]}"] + argv[1:])
-    loaded = " (**under load**: other work shared the 2 cores)" if max(load0, load1) > 1.5 else ""
-    lines = [f"`sudo {cmd}` — {seconds:.0f} s, load average {load0:.1f} → {load1:.1f}{loaded}", ""]
     kept = [ln for ln in out.splitlines() if not ln.startswith(("PASS after", "command: "))]
     if code == 77:
-        return lines[:1] + ["", "Skipped: " + " ".join(kept[-1:]), ""]
+        return [f"`sudo {cmd}`: not run ({' '.join(kept[-1:])})", ""]
+    loaded = " (**under load**: other work shared the 2 cores)" if max(load0, load1) > 1.5 else ""
+    lines = [f"`sudo {cmd}` — {seconds:.0f} s, load average {load0:.1f} → {load1:.1f}{loaded}", ""]
     if code != 0:
         lines += [f"**Failed (exit {code})**; last lines:", "", "```"] + kept[-15:] + ["```", ""]
         return lines
@@ -180,6 +180,35 @@ def write_section(text, name, title, body):
     return text.rstrip("\n") + f"\n\n### {title}\n\n{block}\n"
 
 
+def self_test():
+    """Checks the rewriting without running anything (meson test
+    bench-all-self-test): a section replaced in place, a missing one
+    appended, key=value lines tabled, a failure and a skip reported."""
+    text = "# B\n\n<!-- bench:a begin (x) -->\nold\n<!-- bench:a end -->\n\ntail\n"
+    text = write_section(text, "a", "A", ["new"])
+    text = write_section(text, "b", "B title", ["fresh"])
+    problems = []
+    if "old" in text or "new" not in text or not text.index("new") < text.index("tail") < text.index("### B title"):
+        problems.append(f"write_section: {text!r}")
+    if write_section(text, "a", "A", ["newer"]).count("<!-- bench:a begin") != 1:
+        problems.append("write_section duplicated a section")
+    table = key_value_tables(["rolling-restart: router=bird requests=10 failed=0",
+                              "rolling-restart: router=frr requests=12 failed=1"])
+    if table != ["| rolling-restart | router | requests | failed |", "|---|---:|---:|---:|",
+                 "| | bird | 10 | 0 |", "| | frr | 12 | 1 |"]:
+        problems.append(f"key_value_tables: {table}")
+    failed = render([sys.executable, f"{E2E}/x.py", "bird"], 1, "a\nboom\n", 1.0, 0.1, 0.2)
+    if not any("Failed (exit 1)" in ln for ln in failed) or "boom" not in failed:
+        problems.append(f"render of a failure: {failed}")
+    skipped = render(["@bench-x"], 77, "SKIP: not built\n", 0, 0, 0)
+    if "not run (SKIP: not built)" not in skipped[0]:
+        problems.append(f"render of a skip: {skipped}")
+    for p in problems:
+        print(f"FAIL: {p}")
+    print("self-test:", "FAIL" if problems else "ok")
+    return 1 if problems else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description="Runs every benchmark and rewrites BENCHMARKS.md's generated sections")
     g = ap.add_mutually_exclusive_group()
@@ -187,7 +216,10 @@ def main():
     g.add_argument("--full", dest="mode", action="store_const", const="full")
     ap.add_argument("--only", help="comma-separated section names: " + ", ".join(s[0] for s in plan("short")))
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    ap.add_argument("--self-test", action="store_true", help="check the table rewriting only (no root)")
     args = ap.parse_args()
+    if args.self_test:
+        return self_test()
     mode = args.mode or "short"
     if os.geteuid() != 0:
         print("SKIP: the benchmarks need root (network namespaces); run: sudo scripts/bench.sh", flush=True)
