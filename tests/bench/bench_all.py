@@ -2,7 +2,8 @@
 # The `bench` command of issue 11 (scripts/bench.sh --short|--full runs this):
 # every benchmark in sequence (never in parallel: they would measure each
 # other) — the micro-benchmarks of the build directory, convergence and
-# withdraw (tests/e2e/bench_convergence.py), node failover with BFD and with
+# withdraw (tests/e2e/bench_convergence.py), the node's part of convergence
+# beside the PureLB-style pipeline (tests/e2e/bench_node_part.py), node failover with BFD and with
 # the hold timer alone (tests/e2e/bench_node_failover.py), the rolling
 # restart under requests (when its script exists), scale
 # (tests/e2e/bench_scale.py) and the speaker throughput table
@@ -54,6 +55,7 @@ def plan(mode):
     py = sys.executable
     routers = ["bird"] if short else ["bird", "frr"]
     conv = [[py, f"{E2E}/bench_convergence.py", r, "50"] for r in ["bird", "frr"]]
+    conv += [[py, f"{E2E}/bench_node_part.py", r, "50"] for r in routers]
     failover = [[py, f"{E2E}/bench_node_failover.py", r] + (["5", "bfd-100x3", "hold-3s"] if short else
                                                              ["10", "bfd-100x3", "bfd-300x3", "hold-3s"])
                 for r in routers]
@@ -64,7 +66,7 @@ def plan(mode):
     rolling = [[py, ROLLING_RESTART, "bird", "Cluster"]] if short else [[py, ROLLING_RESTART, r] for r in routers]
     return [
         ("micro", "Micro-benchmarks (`ninja -C BUILD bench` runs them with their default sizes)", micro),
-        ("convergence", "Convergence and withdraw (benchmarks 1a and 2)", conv),
+        ("convergence", "Convergence and withdraw (benchmarks 1 and 2)", conv),
         ("failover", "Failover: node cut → next hop gone (benchmark 3)", failover),
         ("rolling-restart", "Rolling restart under requests (benchmark 4)", rolling),
         ("scale", "Scale (benchmark 5)", scale),

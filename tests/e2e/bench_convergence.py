@@ -134,10 +134,10 @@ def percentile(sorted_values, p):
     return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
 
 
-def request(conn, method, path, body=None, want=200):
+def request(conn, method, path, body=None, want=200, content_type="application/json"):
     """One API request on a kept-open connection; the reply's body. t0 of
     the figures is taken just before this is called."""
-    headers = {"Content-Type": "application/json"} if body is not None else {}
+    headers = {"Content-Type": content_type} if body is not None else {}
     conn.request(method, path, body, headers)
     resp = conn.getresponse()
     text = resp.read()

@@ -7,11 +7,12 @@
 #     expected route with all three next hops (polled every 0.2 s);
 #   - the router's update counter per session (peers.Router.updates: FRR
 #     counts UPDATE messages received, BIRD counts imported route updates);
-#   - at rest (REST seconds after convergence plus a 5 s pause): each agent's
-#     RSS and CPU share (/proc/PID/status VmRSS, /proc/PID/stat utime+stime),
-#     the API writes per minute from the emulator's request log
-#     (/_emulator/requests, docs/emulator.md), Leases apart, and the router's
-#     updates.
+#   - how long after convergence the API writes other than Leases go on
+#     (Events, annotations), read from the emulator's request log
+#     (/_emulator/requests, docs/emulator.md, read and cleared every second);
+#   - at rest (the next REST seconds): each agent's RSS and CPU share
+#     (/proc/PID/status VmRSS, /proc/PID/stat utime+stime), the API writes
+#     per minute, Leases apart (goal: no other), and the router's updates.
 #
 #   python3 bench_scale.py ROUTER [N] [dual|ipv6] [REST]    defaults 1000 dual 30
 #
@@ -22,7 +23,7 @@
 # and 500 IPv6 routes. `ipv6` gives every Service its own /128
 # (2001:db8:5ca1::/112): N routes.
 # Exit: 0 done, 1 failure, 77 skip (1 under CI=true).
-import json
+import collections
 import os
 import re
 import sys
@@ -94,6 +95,9 @@ def measure(c, n, family, rest):
     have = {}
 
     def converged():
+        dead = [p.name for p in [c.allocator] + [n_["agent"] for n_ in c.nodes] if not p.alive()]
+        if dead:
+            raise AssertionError(f"exited while converging: {', '.join(dead)}")
         for fam, count in want.items():
             if count:
                 have[fam] = full_routes(c.rns, fam, starts[fam], hops)
@@ -105,25 +109,52 @@ def measure(c, n, family, rest):
     t_full = time.monotonic() - t0
     updates_converge = updates(c) - updates_before
     log(f"converged after {t_full:.1f} s; router updates {updates_converge}; resting 5 + {rest} s")
-    time.sleep(5)
+    settled = settle(c, 60 + n * 0.03)
+    log(f"API writes other than Leases stopped {settled:.1f} s after convergence" if settled is not None
+        else "API writes other than Leases still going; measuring anyway")
     agents = {n_["name"]: n_["agent"].pid for n_ in c.nodes}
-    c.api("POST", "/_emulator/requests?clear=1")
     u0 = updates(c)
     s0 = {k: proc_sample(p) for k, p in agents.items()}
-    time.sleep(rest)
+    writes = api_writes(c, rest)
     s1 = {k: proc_sample(p) for k, p in agents.items()}
     u1 = updates(c)
-    log_entries = c.api("GET", "/_emulator/requests")
-    writes = [e for e in log_entries if e.get("verb") in WRITES]
-    lease_writes = [e for e in writes if "/leases" in e.get("target", "")]
-    other = [f"{e['verb']} {e['target']}" for e in writes if e not in lease_writes]
+    lease_writes = [w for w in writes if w[1] == "leases"]
+    other = [f"{verb} {resource} by {client}" for verb, resource, client in writes if resource != "leases"]
     return {"n": n, "family": family, "addresses": addresses, "routes": sum(want.values()),
             "created_s": t_created, "full_s": t_full, "updates": updates_converge, "rest_s": rest,
-            "rest_updates": u1 - u0,
+            "settled_s": settled, "rest_updates": u1 - u0,
             "cpu_pct": {k: (s1[k][0] - s0[k][0]) / rest * 100 for k in agents},
             "rss_mb": {k: s1[k][1] / 1e6 for k in agents},
             "lease_writes_min": len(lease_writes) * 60 / rest, "other_writes_min": len(other) * 60 / rest,
-            "other_writes": other[:10]}
+            "other_writes": sorted(collections.Counter(other).items(), key=lambda kv: -kv[1])[:5]}
+
+
+def api_writes(c, seconds, interval=1.0):
+    """The API writes of the next `seconds`, as (verb, resource, userAgent),
+    from the emulator's request log read and cleared every `interval` (it
+    keeps only the last 5000 requests)."""
+    out = []
+    c.api("POST", "/_emulator/requests?clear=1")
+    end = time.monotonic() + seconds
+    while True:
+        time.sleep(max(0.0, min(interval, end - time.monotonic())))
+        for e in c.api("POST", "/_emulator/requests?clear=1"):
+            if e.get("verb") in WRITES:
+                resource = re.sub(r"^/apis?/(?:[^/]+/)?v1/(?:namespaces/[^/]+/)?", "", e.get("target", ""))
+                out.append((e["verb"], resource.split("/")[0].split("?")[0], e.get("userAgent") or "?"))
+        if time.monotonic() >= end:
+            return out
+
+
+def settle(c, timeout):
+    """Seconds until a whole second passes with no API write but Leases
+    (the Events and annotations of a large change drain after the routes
+    converged); None if that does not happen within timeout."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if not [w for w in api_writes(c, 1.0) if w[1] != "leases"]:
+            return time.monotonic() - t0
+    return None
 
 
 def report(r, router_kind, argv):
@@ -133,15 +164,18 @@ def report(r, router_kind, argv):
     print(f"router: {router_kind}; {r['n']:,} Services ({kind}); router's counter: {counter}; "
           f"at rest: {r['rest_s']} s")
     print("| Services | routes (3 next hops each) | created in | full convergence at the router | "
-          "router updates | agent RSS (MB) | agent CPU at rest | API writes/min at rest: Leases / other | "
-          "router updates at rest |")
-    print("|---|---:|---:|---:|---:|---|---|---|---:|")
+          "router updates | API writes stop | agent RSS (MB) | agent CPU at rest | "
+          "API writes/min at rest: Leases / other | router updates at rest |")
+    print("|---|---:|---:|---:|---:|---:|---|---|---|---:|")
     rss = " / ".join(f"{v:.0f}" for v in r["rss_mb"].values())
     cpu = " / ".join(f"{v:.2f}%" for v in r["cpu_pct"].values())
+    stop = f"+{r['settled_s']:.0f} s" if r["settled_s"] is not None else "not within the limit"
     print(f"| {r['n']:,} | {r['routes']:,} | {r['created_s']:.1f} s | {r['full_s']:.1f} s | {r['updates']:,} | "
-          f"{rss} | {cpu} | {r['lease_writes_min']:.0f} / {r['other_writes_min']:.0f} | {r['rest_updates']} |")
+          f"{stop} | {rss} | {cpu} | {r['lease_writes_min']:.0f} / {r['other_writes_min']:.0f} | "
+          f"{r['rest_updates']} |")
     if r["other_writes"]:
-        print(f"other writes at rest (first 10): {json.dumps(r['other_writes'])}")
+        print("Writes other than Leases at rest (verb, resource, client: count): "
+              + ", ".join(f"{w}: {k}" for w, k in r["other_writes"]))
     sys.stdout.flush()
 
 
