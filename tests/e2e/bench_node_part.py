@@ -110,8 +110,10 @@ def bench(c, argv):
     monitor, conn = bc.RouteMonitor(c.rns), bc.connect_in(c.rns, c.url)
     try:
         herald = herald_part(c, monitor, conn, count)
-        log(f"herald: {count} Services, p50 {bc.percentiles(herald)[0]:.1f} ms; now the PureLB-style pipeline")
+        log(f"Herald samples (ms, sorted): {' '.join(f'{t:.1f}' for t in sorted(herald))}; "
+            "now the PureLB-style pipeline")
         purelb = purelb_part(c, monitor, count)
+        log(f"PureLB-style samples (ms, sorted): {' '.join(f'{t:.1f}' for t in sorted(purelb))}")
     finally:
         monitor.close()
     print(f"command: sudo python3 tests/e2e/bench_node_part.py {' '.join(argv[1:])}")
