@@ -150,7 +150,7 @@ def start(c, peer=None):
     """Objects (peer: extra BGPPeer spec fields), router, allocator and
     agents up, sessions Established; a route monitor and a kept-open API
     connection in the router namespace."""
-    e2e.setup_objects(c, peer)
+    e2e.setup_objects(c, peer=peer)
     e2e.start_herald(c)
     c.router.wait_established([e2e.node_ip(n["i"]) for n in c.nodes], timeout=60)
     return RouteMonitor(c.rns), connect_in(c.rns, c.url)
