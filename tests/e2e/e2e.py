@@ -285,22 +285,23 @@ V4_POOL = {"pool": "203.0.113.0/24", "subnet": "203.0.113.0/24", "aggregation": 
 V6_POOL = {"pool": "2001:db8:100::/120", "subnet": "2001:db8:100::/64", "aggregation": "/128"}
 
 
-def setup_objects(c, ipv6=False):
+def setup_objects(c, ipv6=False, peer=None, group=None):
     """The namespace, the Nodes and the remote ServiceGroup "default" with
     V4_POOL, and the BGPPeer to the router's IPv4 address; with ipv6 the
     Nodes have IPv6 addresses too, the group also V6_POOL and the one
     session carries both families (IPv6 routes with the nodes' IPv6 next
-    hops)."""
+    hops). group: the group's spec instead; peer: fields that replace or
+    add to the BGPPeer's spec (e.g. holdTime, bfd)."""
     c.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
     create_nodes(c, ipv6)
     c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/servicegroups", {
         "apiVersion": "herald.dev/v1", "kind": "ServiceGroup", "metadata": {"name": "default"},
-        "spec": {"remote": {"v4pool": V4_POOL, **({"v6pool": V6_POOL} if ipv6 else {})}}})
+        "spec": group or {"remote": {"v4pool": V4_POOL, **({"v6pool": V6_POOL} if ipv6 else {})}}})
     c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/bgppeers", {
         "apiVersion": "herald.dev/v1", "kind": "BGPPeer", "metadata": {"name": "router"},
         "spec": {"peerAddress": ROUTER_V4, "peerASN": ROUTER_ASN, "myASN": NODE_ASN, "holdTime": "9s",
                  "connectRetryTime": "1s",
-                 "families": ["ipv4-unicast"] + (["ipv6-unicast"] if ipv6 else [])}})
+                 "families": ["ipv4-unicast"] + (["ipv6-unicast"] if ipv6 else []), **(peer or {})}})
 
 
 def endpoint_slice(nodes_with_endpoints):
