@@ -13,6 +13,20 @@ bgp::wire::ip_address to_wire(const netlink::ip_address& a) {
   return bgp::wire::ip_address::v6(a.to_v6().to_bytes());
 }
 
+namespace {
+// The prefix's first address (bits past its length zeroed).
+bgp::wire::ip_address network_of(const bgp::wire::ip_prefix& p) {
+  auto a = p.addr;
+  std::size_t bits = p.length;
+  for (std::size_t i = 0; i < a.octets.size(); ++i) {
+    std::uint8_t mask = bits >= 8 ? 0xff : static_cast<std::uint8_t>(0xff << (8 - bits));
+    a.octets[i] &= mask;
+    bits = bits >= 8 ? bits - 8 : 0;
+  }
+  return a;
+}
+}  // namespace
+
 bool prefix_covers(const bgp::wire::ip_prefix& p, const bgp::wire::ip_address& a) {
   if (p.addr.family != a.family) return false;
   std::size_t bits = p.length;
@@ -150,9 +164,14 @@ std::vector<bgp::wire::ip_prefix> applier::backed_filter(bgp::route_list& routes
         for (const auto& a : *addrs) on_link.push_back(to_wire(a.address));
     }
   }
+  // Sorted, the addresses a prefix covers are one run starting at or after
+  // its network address: one lookup per route, not a scan of the link (with
+  // 10,000 addresses the scan was half an idle agent's CPU).
+  std::sort(on_link.begin(), on_link.end());
   std::vector<bgp::wire::ip_prefix> held;
   std::erase_if(routes, [&](const auto& r) {
-    bool backed = std::any_of(on_link.begin(), on_link.end(), [&](const auto& a) { return prefix_covers(r.first, a); });
+    auto first = std::lower_bound(on_link.begin(), on_link.end(), network_of(r.first));
+    bool backed = first != on_link.end() && prefix_covers(r.first, *first);
     if (!backed) held.push_back(r.first);
     return !backed;
   });

@@ -63,14 +63,17 @@ node_agent::node_agent(asio::any_io_executor ex, std::shared_ptr<kube::client> c
 node_agent::~node_agent() = default;
 
 template <class T>
-std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bool own_namespace) {
+std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bool own_namespace,
+                                                     std::function<bool(const T&, const T&)> update_matters) {
   std::weak_ptr<node_agent> weak = weak_from_this();
   auto poke = [weak] {
     if (auto self = weak.lock()) self->changed();
   };
   kube::informer_handlers<T> h;
   h.on_add = [poke](const T&) { poke(); };
-  h.on_update = [poke](const T&, const T&) { poke(); };
+  h.on_update = [poke, update_matters](const T& before, const T& after) {
+    if (!update_matters || update_matters(before, after)) poke();
+  };
   h.on_delete = [poke](const T&) { poke(); };
   kube::informer_options io;
   if (own_namespace) io.ns = opt_.ns;
@@ -88,7 +91,11 @@ void node_agent::start() {
   peers_ = watch<kube::custom_resource>(bgppeers, true);
   node_agents_ = watch<kube::custom_resource>(lbnodeagents, true);
   secrets_ = watch<kube::secret>(kube::resources::secrets, true);
-  leases_ = watch<kube::lease>(kube::resources::leases, true);
+  std::weak_ptr<node_agent> weak = weak_from_this();
+  leases_ = watch<kube::lease>(kube::resources::leases, true, [weak](const kube::lease& before, const kube::lease& after) {
+    auto self = weak.lock();
+    return !self || self->lease_update_matters(before, after);
+  });
   for (auto& [name, inf] : informers_) inf->start();
 
   auto ev = netlink::event_stream::open(ex_);
@@ -96,7 +103,6 @@ void node_agent::start() {
     spdlog::warn("agent: no netlink event stream ({}); drift is repaired only on the next plan", ev.error().message);
   } else {
     events_ = *ev;
-    std::weak_ptr<node_agent> weak = weak_from_this();
     events_->start([weak](const netlink::event& e) {
       auto self = weak.lock();
       if (!self || self->stopped_) return;
@@ -156,6 +162,26 @@ asio::awaitable<void> node_agent::delete_lease() {
 
 bool node_agent::all_synced() const {
   return std::all_of(informers_.begin(), informers_.end(), [](const auto& i) { return i.second->synced(); });
+}
+
+bool node_agent::lease_update_matters(const kube::lease& before, const kube::lease& after) {
+  // Every node renews its Lease every 10 s; with 10,000 Services a plan costs
+  // ~100 ms, so replanning on each renewal kept the agents busy at rest. A
+  // renewal changes a plan only when the Lease had expired by this agent's
+  // clock (the node comes back); otherwise note when it was seen, which is
+  // all the next plan reads from it (build_state), and plan nothing. The
+  // expiry timer armed by the last plan still fires at the old expiry and
+  // replans once, finding the node live.
+  if (!parse_node_lease(before) && !parse_node_lease(after)) return false;  // the allocator's election Lease
+  if (before.holder_identity != after.holder_identity ||
+      before.lease_duration_seconds != after.lease_duration_seconds || before.meta.annotations != after.meta.annotations)
+    return true;
+  auto it = lease_seen_.find(after.meta.name);
+  if (it == lease_seen_.end() || it->second.renew_time != before.renew_time) return true;  // no plan saw it yet
+  auto now = std::chrono::steady_clock::now();
+  if (it->second.at + std::chrono::seconds(before.lease_duration_seconds) <= now) return true;  // expired: live again
+  it->second = {after.renew_time, now};
+  return false;
 }
 
 void node_agent::changed() {

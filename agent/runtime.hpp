@@ -73,7 +73,11 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   node_agent(boost::asio::any_io_executor ex, std::shared_ptr<kube::client> c, agent_options o, netlink::rtnl& nl,
              bgp::speaker& sp);
   template <class T>
-  std::shared_ptr<kube::informer<T>> watch(const kube::resource& r, bool own_namespace);
+  std::shared_ptr<kube::informer<T>> watch(const kube::resource& r, bool own_namespace,
+                                           std::function<bool(const T&, const T&)> update_matters = {});
+  // False for a renewal of a Lease this agent already counts as live: the
+  // renewal is noted (the Lease's expiry moves) and no plan runs for it.
+  bool lease_update_matters(const kube::lease& before, const kube::lease& after);
   bool all_synced() const;
   void changed();
   void schedule(std::chrono::milliseconds delay);

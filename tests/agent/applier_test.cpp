@@ -135,12 +135,17 @@ TEST_CASE("applier: addresses on an adopted kube-lb0, then routes; End-of-RIB ga
 
 TEST_CASE("applier: a route with no covering address on the link is held back", "[agent][applier]") {
   fixture f;
-  // 203.0.113.0/24 aggregates 203.0.113.5: covered; 198.51.100.7/32 has no address.
-  auto r = f.ap->apply(desired({"203.0.113.5/24"}, {"203.0.113.0/24", "198.51.100.7/32"}));
-  CHECK(r.routes_announced == 1);
-  REQUIRE(r.routes_held.size() == 1);
+  // 203.0.113.0/24 aggregates 203.0.113.5 and 2001:db8:1::/64 aggregates
+  // 2001:db8:1::9: covered; 198.51.100.7/32 and 2001:db8:2::/64 have no address
+  // (the lookup in the sorted link addresses finds the next one, 203.0.113.5 /
+  // nothing, and must not count it).
+  auto r = f.ap->apply(desired({"203.0.113.5/24", "2001:db8:1::9/64"},
+                               {"203.0.113.0/24", "198.51.100.7/32", "2001:db8:1::/64", "2001:db8:2::/64"}));
+  CHECK(r.routes_announced == 2);
+  REQUIRE(r.routes_held.size() == 2);
   CHECK(r.routes_held[0].to_string() == "198.51.100.7/32");
-  CHECK(f.sp->route_count() == 1);
+  CHECK(r.routes_held[1].to_string() == "2001:db8:2::/64");
+  CHECK(f.sp->route_count() == 2);
 }
 
 TEST_CASE("applier: removal leaves the link and the table; operator addresses survive", "[agent][applier]") {
