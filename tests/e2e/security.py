@@ -23,7 +23,8 @@
 #      the scanner finds the password where it is (the Secret).
 #   3. RBAC (rbac_check.py): every API call each binary made is allowed by
 #      its Role / ClusterRole in manifests/rbac, and every rule is used.
-# HERALD_SECURITY_REQUESTS=FILE keeps the request log for rbac_check.py.
+# HERALD_SECURITY_REQUESTS=FILE keeps the request log for rbac_check.py;
+# HERALD_SECURITY_LOG_LEVEL=trace runs the binaries at trace level instead.
 import base64
 import json
 import os
@@ -112,7 +113,7 @@ def prepare(c):
         f.write(f"{TOKENS['admin']},admin,uid-admin\n")
     c.emulator_args = ["--token-file", tokens]
     c.api_headers = [f"Authorization: Bearer {TOKENS['admin']}"]
-    c.herald_args = ["--log-level", "debug"]
+    c.herald_args = ["--log-level", os.environ.get("HERALD_SECURITY_LOG_LEVEL", "debug")]
     c.lab.addr(c.rns, "br0", f"{TENANT_PEER}/24")
     c.sniffer = c.lab.start("sniffer", c.rns, ["python3", "-c", SNIFFER, "br0", TENANT_PEER])
     poll("the sniffer runs", lambda: "sniffing" in c.sniffer.output(), 10)
@@ -252,7 +253,7 @@ def nothing_leaks(c):
     if "established" not in gobgp.lower():
         raise AssertionError(f"node-0's MD5 session not Established per gobgp: {gobgp[:300]}")
     for n in c.nodes:
-        if "debug" not in outputs[f"agent-{n['name']} stdout/stderr"]:
+        if " debug " not in outputs[f"agent-{n['name']} stdout/stderr"]:
             raise AssertionError(f"agent-{n['name']} logged nothing at debug level")
     # Positive control: the scanner finds the password where it is.
     control = json.dumps(c.api("GET", f"/api/v1/namespaces/{NAMESPACE}/secrets/router-password"))
