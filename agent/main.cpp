@@ -4,11 +4,14 @@
 // the GoBGP-compatible gRPC API (proto/) and the operator HTTP endpoints
 // (/metrics, /healthz, /readyz) on one io_context thread.
 //
-// SIGTERM / SIGINT: the speaker shuts down gracefully (RFC 8326
-// GRACEFUL_SHUTDOWN community, --drain seconds, withdraw, Cease), then the
-// process exits 0. Local addresses are released and the node Lease deleted,
-// so another node takes them over at once; addresses on kube-lb0 stay for
-// the next agent (a restart or upgrade); a second signal exits at once.
+// SIGTERM / SIGINT: local addresses are released and the node Lease
+// deleted, so another node takes them over at once; addresses on kube-lb0
+// stay for the next agent. The BGP sessions, by --shutdown: restart (the
+// default) closes them without NOTIFICATION after BFD AdminDown, so routers
+// with graceful restart keep this node's routes until the next agent's
+// End-of-RIB (a rolling update changes no next hop); withdraw shuts down
+// gracefully (RFC 8326 GRACEFUL_SHUTDOWN community, --drain seconds,
+// withdraw, Cease). Then the process exits 0; a second signal exits at once.
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
@@ -121,8 +124,14 @@ int main(int argc, char** argv) {
       return;
     }
     stopping = true;
-    spdlog::info("herald-agent: signal {}: graceful shutdown ({} s drain); local addresses released, "
-                 "addresses on the dummy link stay", sig, opt.drain.count());
+    const bool restart = opt.on_sigterm == herald::agent::agent_options::shutdown_mode::restart;
+    if (restart)
+      spdlog::info("herald-agent: signal {}: shutting down for a restart: sessions closed without withdrawing "
+                   "(graceful restart keeps the routes); local addresses released, addresses on the dummy link stay",
+                   sig);
+    else
+      spdlog::info("herald-agent: signal {}: graceful shutdown ({} s drain), then withdraw; local addresses "
+                   "released, addresses on the dummy link stay", sig, opt.drain.count());
     // Exit once both the Lease deletion and the speaker's shutdown are done.
     auto pending = std::make_shared<int>(2);
     auto one_done = [&, pending] {
@@ -133,7 +142,12 @@ int main(int argc, char** argv) {
       exit_timer.async_wait([&](boost::system::error_code) { io.stop(); });
     };
     agent->shutdown(one_done);
-    sp.shutdown("herald-agent shutting down", one_done);
+    if (restart) {
+      sp.close_for_restart();
+      one_done();
+    } else {
+      sp.shutdown("herald-agent shutting down", one_done);
+    }
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);

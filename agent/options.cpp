@@ -36,7 +36,9 @@ std::string usage_text() {
          "  --grpc ADDR:PORT|off    GoBGP-compatible API (default 127.0.0.1:50051)\n"
          "  --bgp-listen ADDR       accept BGP connections on ADDR (default: none, connect out only)\n"
          "  --bgp-port N            port of the BGP listener (default 179)\n"
-         "  --drain SECONDS         graceful-shutdown drain on SIGTERM (default 10)\n"
+         "  --shutdown MODE         on SIGTERM: restart (keep the routes at the routers through graceful\n"
+         "                          restart; default) or withdraw (graceful shutdown, drain, withdraw)\n"
+         "  --drain SECONDS         graceful-shutdown drain with --shutdown withdraw (default 10)\n"
          "  --log-level LEVEL       trace, debug, info, warn, error (default info)\n"
          "  --version, --help\n";
 }
@@ -60,7 +62,7 @@ Result<agent_options, std::string> parse_options(const std::vector<std::string>&
       return o;
     }
     static const char* const with_value[] = {"--kubeconfig", "--node-name", "--namespace", "--http",  "--grpc",
-                                             "--bgp-listen", "--bgp-port",  "--drain",     "--log-level"};
+                                             "--bgp-listen", "--bgp-port",  "--drain", "--shutdown",     "--log-level"};
     bool known = false;
     for (const char* f : with_value) known = known || a == f;
     if (!known) return fail("unknown argument '" + args[i] + "' (see --help)");
@@ -91,6 +93,10 @@ Result<agent_options, std::string> parse_options(const std::vector<std::string>&
       auto n = parse_number(v);
       if (!n || *n > 3600) return fail("--drain: '" + v + "' is not a number of seconds (0-3600)");
       o.drain = std::chrono::seconds(*n);
+    } else if (a == "--shutdown") {
+      if (v == "restart") o.on_sigterm = agent_options::shutdown_mode::restart;
+      else if (v == "withdraw") o.on_sigterm = agent_options::shutdown_mode::withdraw;
+      else return fail("--shutdown: '" + v + "' is not restart or withdraw");
     } else if (a == "--log-level") {
       static const char* const levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
       bool ok = false;

@@ -28,6 +28,13 @@ struct agent_options {
   std::string grpc_listen = default_grpc_listen;  // "off": no gRPC API
   std::optional<std::string> bgp_listen;         // none: no BGP listener (outgoing sessions only)
   std::uint16_t bgp_port = 179;
+  // What SIGTERM does to the BGP sessions (docs/agent.md "SIGTERM"):
+  // restart: close them without withdrawing (graceful restart keeps the
+  // node's routes at the routers until the next agent's End-of-RIB: a rolling
+  // update moves no flow); withdraw: graceful shutdown (RFC 8326), `drain`
+  // seconds, withdraw, Cease (the node's traffic leaves it).
+  enum class shutdown_mode { restart, withdraw };
+  shutdown_mode on_sigterm = shutdown_mode::restart;
   std::chrono::seconds drain{10};
   std::string log_level = "info";
   // Wait after a change before planning, so a burst of events makes one plan

@@ -71,6 +71,16 @@ void session::stop(std::optional<notification_message> n) {
   detach_bfd();
 }
 
+void session::abandon() {
+  stopped_ = true;
+  restart_timer_.cancel();
+  connect_retry_timer_.cancel();
+  detach_bfd();
+  spdlog::info("peer {}: closing without NOTIFICATION for a restart (graceful restart keeps our routes at the peer)",
+               cfg_.name());
+  close_connection();
+}
+
 void session::attach_bfd() {
   if (!cfg_.bfd || bfd_svc_) return;
   const bool multihop = cfg_.bfd_multihop();

@@ -92,6 +92,9 @@ class session : public std::enable_shared_from_this<session> {
   void start();
   // Sends Cease (the given notification, or administrative shutdown) and stays down.
   void stop(std::optional<wire::notification_message> n = std::nullopt);
+  // BFD AdminDown, then the connection closed without a NOTIFICATION (as a
+  // restarting speaker does: the peer keeps our routes as stale); stays down.
+  void abandon();
   // An inbound connection from this peer's address (the speaker's listener).
   void accept(tcp::socket socket);
   // Prefixes whose desired state changed; sent after a short coalescing window.

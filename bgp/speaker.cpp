@@ -365,6 +365,15 @@ void speaker::shutdown(std::string reason, std::function<void()> done) {
   });
 }
 
+void speaker::close_for_restart() {
+  drain_timer_.cancel();
+  for (auto& s : sessions_) s->abandon();
+  if (acceptor_) {
+    boost::system::error_code ec;
+    acceptor_->close(ec);
+  }
+}
+
 std::optional<bfd::listener_counters> speaker::bfd_counters(bool multihop) const {
   const auto& svc = multihop ? shared_->bfd_multihop : shared_->bfd;
   if (!svc) return std::nullopt;

@@ -41,6 +41,12 @@ class speaker {
   // Shutdown with `reason` (RFC 9003). Without drain: Cease at once.
   // `done` runs when every session is closed.
   void shutdown(std::string reason, std::function<void()> done);
+  // For a restart (the next speaker comes within the peers' graceful-restart
+  // time): BFD goes AdminDown (RFC 5882 §3.2: no path failure) and every
+  // connection closes without a NOTIFICATION, so a peer that negotiated
+  // graceful restart keeps our routes as stale (RFC 4724 §4.2) until the next
+  // speaker's End-of-RIB: no route leaves the peer. Sessions stay down.
+  void close_for_restart();
 
   std::vector<peer_status> status() const;
   // The session of a configured peer, for inspection (nullptr if none).

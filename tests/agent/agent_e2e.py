@@ -12,8 +12,9 @@
 #     the address is on every node's kube-lb0 (pre-created as a bridge: this
 #     kernel has no dummy type); /readyz is 200, /metrics passes promtool;
 #     in a steady cluster the agents write nothing but their Leases;
-#  2. one agent restarted (SIGTERM, exit 0 after the graceful-shutdown drain,
-#     then started again): the router's route never disappears (its RIB is
+#  2. one agent restarted (SIGTERM with --shutdown withdraw, exit 0 after the
+#     graceful-shutdown drain and the withdrawal, then started again; the
+#     default --shutdown restart is tests/e2e/rolling.py's): the router's route never disappears (its RIB is
 #     polled every 50 ms during the restart), the address never leaves that
 #     node's kube-lb0, and the restarted node's next hop comes back;
 #     then the API server frozen for 25 s: nothing moves at the router or on
@@ -121,7 +122,8 @@ class Agent:
     def start(self):
         self.proc = self.lab.start(f"agent{self.i}", self.ns, [
             self.binary, "--kubeconfig", self.kubeconfig, "--node-name", f"node-{self.i}",
-            "--namespace", NS, "--http", "127.0.0.1:7473", "--grpc", "off", "--drain", "1",
+            "--namespace", NS, "--http", "127.0.0.1:7473", "--grpc", "off",
+            "--shutdown", "withdraw", "--drain", "1",
             "--log-level", "debug"])
 
     def http(self, path):

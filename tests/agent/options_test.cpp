@@ -35,6 +35,7 @@ TEST_CASE("agent options: defaults, with NODE_NAME and POD_NAMESPACE from the do
   CHECK_FALSE(o->bgp_listen);
   CHECK(o->bgp_port == 179);
   CHECK(o->drain == std::chrono::seconds(10));
+  CHECK(o->on_sigterm == agent_options::shutdown_mode::restart);
   CHECK(o->log_level == "info");
   CHECK(o->kubeconfig.empty());
 
@@ -46,7 +47,7 @@ TEST_CASE("agent options: defaults, with NODE_NAME and POD_NAMESPACE from the do
 TEST_CASE("agent options: every flag, both --flag value and --flag=value") {
   auto o = parse_options({"--kubeconfig", "/tmp/kc", "--node-name=n1", "--namespace", "x", "--http", "[::]:9000",
                           "--grpc", "off", "--bgp-listen", "2001:db8::1", "--bgp-port=1179", "--drain", "0",
-                          "--log-level", "debug"},
+                          "--shutdown=withdraw", "--log-level", "debug"},
                          env_of({{"NODE_NAME", "ignored"}}));
   REQUIRE(o.has_value());
   CHECK(o->kubeconfig == "/tmp/kc");
@@ -57,6 +58,7 @@ TEST_CASE("agent options: every flag, both --flag value and --flag=value") {
   CHECK(o->bgp_listen == "2001:db8::1");
   CHECK(o->bgp_port == 1179);
   CHECK(o->drain == std::chrono::seconds(0));
+  CHECK(o->on_sigterm == agent_options::shutdown_mode::withdraw);
   CHECK(o->log_level == "debug");
 }
 
@@ -85,6 +87,7 @@ TEST_CASE("agent options: bad input names the flag") {
       {{"--bgp-listen", "eth0"}, "--bgp-listen"},
       {{"--drain", "-1"}, "--drain"},
       {{"--drain", "ten"}, "--drain"},
+      {{"--shutdown", "graceful"}, "--shutdown"},
       {{"--log-level", "loud"}, "--log-level"},
       {{"--node-name"}, "needs a value"},
       {{"--frobnicate"}, "unknown argument"},

@@ -13,7 +13,10 @@
 # the end is when `ip -o monitor route` in the router namespace, read by a
 # thread, prints the route with three next hops (streaming: no polling delay).
 # A watch on Services gives the moment the allocator's status write is seen
-# (the allocation share). Prints p50, p99 (nearest rank) and max.
+# (the allocation share). Then (benchmark 2 of issue 11, withdraw) the
+# Services are deleted one after another: t0 before the DELETE request, the
+# end when the monitor shows the route deleted and the FIB no longer holds
+# it. Prints p50, p99 (nearest rank) and max of each step.
 # Exit: 0 done, 1 failure, 77 skip (1 under CI=true).
 import ctypes
 import http.client
@@ -52,14 +55,15 @@ def connect_in(ns, url):
 
 
 class RouteMonitor:
-    """`ip -o monitor route` in ns: (monotonic time, prefix, next hop count)
-    for every route added or replaced, on a queue; `first` keeps when each
-    prefix first appeared (with the first node's next hop)."""
+    """`ip -o monitor route` in ns: (monotonic time, prefix, next hops,
+    deleted) for every route added, replaced or deleted, on a queue; `first`
+    keeps when each prefix first appeared (with the first node's next hop).
+    family: "-4" or "-6"."""
 
-    def __init__(self, ns):
+    def __init__(self, ns, family="-4"):
         self.events = queue.Queue()
         self.first = {}
-        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "ip", "-o", "-4", "monitor", "route"],
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "ip", "-o", family, "monitor", "route"],
                                      stdout=subprocess.PIPE, text=True, bufsize=1)
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -67,20 +71,30 @@ class RouteMonitor:
         for line in self.proc.stdout:
             t = time.monotonic()
             words = line.split()
-            if not words or words[0] == "Deleted":
+            deleted = bool(words) and words[0] == "Deleted"
+            words = words[1:] if deleted else words
+            if not words:
                 continue
-            hops = line.count("nexthop via") or (1 if " via " in line else 0)
-            self.first.setdefault(words[0], t)
-            self.events.put((t, words[0], hops))
+            hops = {w for a, w in zip(words, words[1:]) if a == "via"}
+            if not deleted:
+                self.first.setdefault(words[0], t)
+            self.events.put((t, words[0], hops, deleted))
+
+    def wait_for(self, match, timeout, since=0.0):
+        """The first event (time, prefix, next hops, deleted) stamped at or
+        after `since` for which match(...) holds."""
+        end = time.monotonic() + timeout
+        while True:
+            ev = self.events.get(timeout=max(0.01, end - time.monotonic()))
+            if ev[0] >= since and match(*ev[1:]):
+                return ev
 
     def wait(self, prefixes_seen, hops, timeout):
         """The first event after now of a prefix not in prefixes_seen with
         `hops` next hops: (time, prefix)."""
-        end = time.monotonic() + timeout
-        while True:
-            t, prefix, n = self.events.get(timeout=max(0.01, end - time.monotonic()))
-            if n >= hops and prefix not in prefixes_seen:
-                return t, prefix
+        t, prefix, _, _ = self.wait_for(lambda p, h, deleted: not deleted and len(h) >= hops
+                                        and p not in prefixes_seen, timeout)
+        return t, prefix
 
     def close(self):
         self.proc.terminate()
@@ -120,27 +134,44 @@ def percentile(sorted_values, p):
     return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
 
 
-def measure(c, count):
-    e2e.setup_objects(c)
+def request(conn, method, path, body=None, want=200, content_type="application/json"):
+    """One API request on a kept-open connection; the reply's body. t0 of
+    the figures is taken just before this is called."""
+    headers = {"Content-Type": content_type} if body is not None else {}
+    conn.request(method, path, body, headers)
+    resp = conn.getresponse()
+    text = resp.read()
+    if resp.status != want:
+        raise AssertionError(f"{method} {path}: HTTP {resp.status}: {text[:300]}")
+    return text
+
+
+def start(c, peer=None):
+    """Objects (peer: extra BGPPeer spec fields), router, allocator and
+    agents up, sessions Established; a route monitor and a kept-open API
+    connection in the router namespace."""
+    e2e.setup_objects(c, peer=peer)
     e2e.start_herald(c)
     c.router.wait_established([e2e.node_ip(n["i"]) for n in c.nodes], timeout=60)
-    monitor = RouteMonitor(c.rns)
-    conn = connect_in(c.rns, c.url)
+    return RouteMonitor(c.rns), connect_in(c.rns, c.url)
+
+
+def measure(c, count, withdraw=True):
+    """Creates count + 1 Services one after another (the first warms up),
+    then, with withdraw, deletes them one after another: per counted
+    Service the convergence times and the withdraw time (ms)."""
+    monitor, conn = start(c)
     watch = ServiceWatch(connect_in(c.rns, c.url))
     all_hops = {e2e.node_ip(n["i"]) for n in c.nodes}
     seen = set()
     rows = []
+    path = "/api/v1/namespaces/default/services"
     try:
         for i in range(count + 1):  # the first one warms up and is not counted
             name = f"bench-{i}"
             body = json.dumps(e2e.web_service(name))
             t0 = time.monotonic()
-            conn.request("POST", "/api/v1/namespaces/default/services", body,
-                         {"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            text = resp.read()
-            if resp.status != 201:
-                raise AssertionError(f"create {name}: HTTP {resp.status}: {text[:300]}")
+            request(conn, "POST", path, body, want=201)
             t3, prefix = monitor.wait(seen, len(all_hops), 30)
             seen.add(prefix)
             with watch.cond:
@@ -148,24 +179,40 @@ def measure(c, count):
             ip = c.service_ip(name)
             if ip != prefix or c.fib(f"{ip}/32") != all_hops:
                 raise AssertionError(f"{name}: has {ip}, the route seen was {prefix} via {c.fib(f'{ip}/32')}")
-            if i:
-                rows.append({"alloc": (watch.assigned[name] - t0) * 1e3,
-                             "first": (monitor.first[prefix] - t0) * 1e3, "all": (t3 - t0) * 1e3})
+            rows.append({"name": name, "ip": ip, "alloc": (watch.assigned[name] - t0) * 1e3,
+                         "first": (monitor.first[prefix] - t0) * 1e3, "all": (t3 - t0) * 1e3})
+        for r in rows if withdraw else []:
+            t0 = time.monotonic()
+            request(conn, "DELETE", f"{path}/{r['name']}")
+            # A deletion of the prefix after which the router's FIB lacks it
+            # (a multipath route shrinking may be a delete and an add).
+            t = monitor.wait_for(lambda p, _h, deleted: deleted and p == r["ip"]
+                                 and not c.fib(f"{r['ip']}/32"), 30, since=t0)[0]
+            r["withdraw"] = (t - t0) * 1e3
     finally:
         monitor.close()
-    return rows
+    return rows[1:]
+
+
+def percentiles(values):
+    """(p50, p99, max) of values (p99 nearest rank)."""
+    v = sorted(values)
+    return percentile(v, 50), percentile(v, 99), v[-1]
 
 
 def report(rows, router_kind, argv):
     print(f"command: sudo python3 tests/e2e/bench_convergence.py {' '.join(argv[1:])}")
-    print(f"router: {router_kind}; {len(rows)} Services, each created after the previous converged")
+    print(f"router: {router_kind}; {len(rows)} Services, each created after the previous converged, "
+          "then deleted one after another")
     print("| step | p50 (ms) | p99 (ms) | max (ms) |")
     print("|---|---:|---:|---:|")
     for key, label in (("alloc", "created → status with an address (seen by a watch)"),
                        ("first", "created → the route in the router's kernel FIB (first next hop)"),
-                       ("all", "created → all three next hops in the router's kernel FIB")):
-        v = sorted(r[key] for r in rows)
-        print(f"| {label} | {percentile(v, 50):.1f} | {percentile(v, 99):.1f} | {v[-1]:.1f} |")
+                       ("all", "created → all three next hops in the router's kernel FIB"),
+                       ("withdraw", "deleted → the route gone from the router's kernel FIB")):
+        if all(key in r for r in rows):
+            p50, p99, top = percentiles(r[key] for r in rows)
+            print(f"| {label} | {p50:.1f} | {p99:.1f} | {top:.1f} |")
     sys.stdout.flush()
 
 

@@ -51,8 +51,6 @@ ONLINK = ("192.0.2.200-192.0.2.220", "192.0.2.0/24")
 # Grants no call used in this run, with the reason each is kept:
 # (binary, verb, resource, "cluster" or namespace) → reason.
 RBAC_UNUSED_OK = {
-    ("agent", "patch", "herald.dev/bgppeers/status", NAMESPACE):
-        "BGPPeer status (the lead's change, landing in parallel): unused by binaries built before it",
     ("allocator", "patch", "events", "cluster"):
         "kube/events.cpp event_recorder::record PATCHes an identical event seen again (count+1); the "
         "allocator repeats an event only when the same condition recurs on one object, which this run "

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+# Benchmark 1b of issue 11 (BENCHMARKS.md "Convergence and withdraw"): the
+# node's part of convergence alone, Herald side by side with the PureLB-style
+# pipeline, on the same router in the same run.
+#   Herald: the e2e cluster without the allocator (three herald-agents, a
+#     BIRD or FRR router with ECMP into its kernel). Each Service is created
+#     with the allocator's annotations but no address; t0 just before its
+#     status (the address) is written, on a kept-open connection, so the
+#     agents receive the allocated status as from the allocator; the end is
+#     the `ip -o monitor route` event of the route with all three next hops.
+#   PureLB-style: the agents stopped, a BIRD on each node with a `direct`
+#     protocol on kube-lb0 exported by BGP to the same router (what PureLB
+#     does with BIRD); t0 just before the address is added to kube-lb0 on the
+#     three nodes (a line to each node's running `ip -batch -`, as three node
+#     agents would add it at once), the same end.
+#
+#   python3 bench_node_part.py ROUTER [COUNT]      ROUTER: bird frr; COUNT 50
+#
+# One more Service first in each pipeline warms it up and is not counted.
+# Prints p50, p99 (nearest rank) and max of both and Herald's ratio.
+# Exit: 0 done, 1 failure, 77 skip (1 under CI=true).
+import json
+import os
+import subprocess
+import sys
+import time
+
+import bench_convergence as bc
+import e2e
+from lab import log, poll
+
+ANNOTATIONS = {"herald.dev/allocated-by": "herald", "herald.dev/allocated-from": "default",
+               "herald.dev/pool-type": "remote"}
+HERALD_BASE, PURELB_BASE = 100, 180  # 203.0.113.X for the two pipelines' addresses
+SERVICES = "/api/v1/namespaces/default/services"
+
+
+def herald_part(c, monitor, conn, count):
+    hops = len(c.nodes)
+    times = []
+    for i in range(count + 1):
+        ip = f"203.0.113.{HERALD_BASE + i}"
+        name = f"node-part-{i}"
+        bc.request(conn, "POST", SERVICES, json.dumps(e2e.web_service(name, annotations=ANNOTATIONS)), want=201)
+        time.sleep(0.05)  # the agents have seen the Service without an address
+        status = json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}})
+        t0 = time.monotonic()
+        bc.request(conn, "PATCH", f"{SERVICES}/{name}/status", status,
+                   content_type="application/merge-patch+json")
+        t = monitor.wait_for(lambda p, h, deleted: p == ip and not deleted and len(h) >= hops, 30, since=t0)[0]
+        times.append((t - t0) * 1e3)
+    return times[1:]
+
+
+def node_bird_config(c, n):
+    """A BIRD on node n as PureLB runs it: kube-lb0's addresses (direct)
+    exported by BGP to the router, next hop self (eBGP)."""
+    ip = e2e.node_ip(n["i"])
+    return (f"router id {ip};\nprotocol device {{ scan time 1; }}\n"
+            f"protocol direct lb {{ ipv4; interface \"kube-lb0\"; }}\n"
+            f"protocol bgp uplink {{ local {ip} as {e2e.NODE_ASN}; neighbor {e2e.ROUTER_V4} as {e2e.ROUTER_ASN};"
+            f" connect retry time 1; ipv4 {{ import none; export where proto = \"lb\"; }}; }}\n")
+
+
+def purelb_part(c, monitor, count):
+    for n in c.nodes:
+        n["agent"].stop()
+    for n in c.nodes:
+        d = c.lab.path(f"purelb-{n['name']}")
+        os.makedirs(d, exist_ok=True)
+        with open(f"{d}/bird.conf", "w") as f:
+            f.write(node_bird_config(c, n))
+        c.lab.start(f"bird-{n['name']}", n["ns"], ["bird", "-f", "-c", f"{d}/bird.conf", "-s", f"{d}/ctl"])
+        e2e.L.run("ip", "link", "set", "kube-lb0", "up", ns=n["ns"])
+    c.router.wait_established([e2e.node_ip(n["i"]) for n in c.nodes], timeout=60)
+    hops = len(c.nodes)
+    # One `ip -batch -` per node, started beforehand and fed a line per
+    # address: no process start inside the timing, as the HTTP request on a
+    # kept-open connection for Herald.
+    adders = [subprocess.Popen(["ip", "-n", n["ns"], "-batch", "-"], stdin=subprocess.PIPE, text=True)
+              for n in c.nodes]
+    times = []
+    try:
+        for i in range(count + 1):
+            ip = f"203.0.113.{PURELB_BASE + i}"
+            t0 = time.monotonic()
+            for a in adders:
+                a.stdin.write(f"address add {ip}/32 dev kube-lb0\n")
+                a.stdin.flush()
+            t = monitor.wait_for(lambda p, h, deleted: p == ip and not deleted and len(h) >= hops, 30,
+                                 since=t0)[0]
+            times.append((t - t0) * 1e3)
+    finally:
+        for a in adders:
+            a.stdin.close()
+            a.wait(5)
+    return times[1:]
+
+
+def bench(c, argv):
+    count = int(argv[2]) if len(argv) > 2 else 50
+    if count < 1 or count > 60:
+        raise AssertionError("COUNT: 1 to 60 (the addresses of 203.0.113.0/24 the two pipelines use)")
+    e2e.setup_objects(c)
+    c.router.start()
+    for n in c.nodes:
+        c.start_agent(n)
+    c.router.wait_established([e2e.node_ip(n["i"]) for n in c.nodes], timeout=60)
+    poll("the agents ready", lambda: all(n["agent"].alive() for n in c.nodes), 5)
+    monitor, conn = bc.RouteMonitor(c.rns), bc.connect_in(c.rns, c.url)
+    try:
+        herald = herald_part(c, monitor, conn, count)
+        log(f"Herald samples (ms, sorted): {' '.join(f'{t:.1f}' for t in sorted(herald))}; "
+            "now the PureLB-style pipeline")
+        purelb = purelb_part(c, monitor, count)
+        log(f"PureLB-style samples (ms, sorted): {' '.join(f'{t:.1f}' for t in sorted(purelb))}")
+    finally:
+        monitor.close()
+    print(f"command: sudo python3 tests/e2e/bench_node_part.py {' '.join(argv[1:])}")
+    print(f"router: {argv[1]}; the node's part: address given → all three next hops in the router's kernel "
+          f"FIB; {count} addresses each, one after another")
+    print("| pipeline | p50 (ms) | p99 (ms) | max (ms) |")
+    print("|---|---:|---:|---:|")
+    h, p = bc.percentiles(herald), bc.percentiles(purelb)
+    print("| Herald: status written → FIB | {:.1f} | {:.1f} | {:.1f} |".format(*h))
+    print("| PureLB-style: address on kube-lb0, BIRD `direct` → FIB | {:.1f} | {:.1f} | {:.1f} |".format(*p))
+    print("| Herald / PureLB-style | {:.1f}× | {:.1f}× | {:.1f}× |".format(*(a / b for a, b in zip(h, p))))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    router_tools = e2e.TOOLS.get(sys.argv[1]) if len(sys.argv) > 1 else None
+    sys.exit(e2e.run_cluster(sys.argv, "node-part", bench, usage_extra=" [COUNT]",
+                             tools=router_tools and router_tools + ["bird"]))
