@@ -164,6 +164,11 @@ class Cluster:
         nbs = [Neighbor(a, node_asn, password=password, hold_time=hold_time, bfd=bfd) for a in addresses]
         self.router = ROUTERS[router_kind](lab, self.rns, nbs, multipath=True, kernel=True, asn=router_asn)
         self.kubeconfig = None
+        # Hooks for tests/e2e/security.py: extra emulator flags, headers on
+        # the test's own API requests (a token), a kubeconfig per binary
+        # ("allocator", "agent"; default the emulator's) and extra flags for
+        # both Herald binaries.
+        self.emulator_args, self.api_headers, self.kubeconfigs, self.herald_args = [], [], {}, []
 
     def add_client(self, short="c", v4="192.0.2.50/24", v6="2001:db8::50/64"):
         """A client namespace on br0, on the nodes' own subnet (local addresses
@@ -204,7 +209,8 @@ class Cluster:
         state = self.lab.path("emulator")
         os.makedirs(state, exist_ok=True)
         self.lab.start("emulator", self.rns, [self.bin["emulator"], "--listen", ROUTER_V4, "--state-dir", state,
-                                              "--crds", os.path.join(ROOT, "manifests", "crds")])
+                                              "--crds", os.path.join(ROOT, "manifests", "crds"),
+                                              *self.emulator_args])
         self.kubeconfig = poll("emulator kubeconfig", lambda: os.path.exists(f"{state}/url") and
                                os.path.exists(f"{state}/kubeconfig") and f"{state}/kubeconfig", 20)
         with open(f"{state}/url") as f:
@@ -217,6 +223,8 @@ class Cluster:
                 self.url + path]
         if body is not None:
             args[1:1] = ["--data-binary", "@-"]
+        for h in self.api_headers:
+            args[1:1] = ["-H", h]
         out = L.run(*args, ns=self.rns, input=json.dumps(body) if body is not None else None)
         text, _, code = out.rpartition("\n")
         if check and not code.startswith("2"):
@@ -232,13 +240,15 @@ class Cluster:
     # --- Herald -------------------------------------------------------------
     def start_allocator(self):
         self.allocator = self.lab.start("allocator", self.rns, [
-            self.bin["allocator"], "--kubeconfig", self.kubeconfig, "--namespace", NAMESPACE,
-            "--http", "127.0.0.1:7472", "--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "1"])
+            self.bin["allocator"], "--kubeconfig", self.kubeconfigs.get("allocator", self.kubeconfig),
+            "--namespace", NAMESPACE, "--http", "127.0.0.1:7472", "--lease-duration", "4", "--renew-deadline", "3",
+            "--retry-period", "1", *self.herald_args])
 
     def start_agent(self, n):
         n["agent"] = self.lab.start(f"agent-{n['name']}", n["ns"], [
-            self.bin["agent"], "--kubeconfig", self.kubeconfig, "--node-name", n["name"], "--namespace", NAMESPACE,
-            "--http", "127.0.0.1:7473", "--grpc", "127.0.0.1:50051", "--drain", "1"])
+            self.bin["agent"], "--kubeconfig", self.kubeconfigs.get("agent", self.kubeconfig), "--node-name",
+            n["name"], "--namespace", NAMESPACE, "--http", "127.0.0.1:7473", "--grpc", "127.0.0.1:50051",
+            "--drain", "1", *self.herald_args])
 
     # --- observations ---------------------------------------------------------
     def fib(self, prefix):

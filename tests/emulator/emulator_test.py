@@ -448,6 +448,41 @@ def test_tls_and_tokens():
         emu.stop()
 
 
+def test_token_file_users():
+    """--token-file: each token authenticates as its user (rotating token:
+    "admin"); the request log names the user and the RBAC attributes."""
+    tokens = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False)
+    tokens.write("# users\ntok-alloc,system:serviceaccount:herald-system:herald-allocator,1\n"
+                 "tok-agent,system:serviceaccount:herald-system:herald-agent,2\n")
+    tokens.close()
+    emu = Emulator("--token-file", tokens.name)
+    try:
+        st, _, _ = emu.request("GET", SVC)
+        check(st == 401, "--token-file implies --token: no token is 401")
+        st, _, _ = emu.request("GET", SVC, token="tok-other")
+        check(st == 401, "an unknown token is 401")
+        emu.request("POST", "/_emulator/requests?clear=1")
+        st, _, _ = emu.request("GET", SVC + "?watch=1&timeoutSeconds=1", token="tok-agent")
+        check(st == 200, "a token-file token is accepted")
+        emu.request("POST", SVC, service("web"), token="tok-alloc")
+        st, _, _ = emu.request("PATCH", SVC + "/web/status", {"status": {}}, "application/merge-patch+json",
+                               token="tok-alloc")
+        check(st == 200, "status patch with a token-file token")
+        emu.request("GET", "/api/v1/nodes", token=emu.token())
+        st, log, _ = emu.request("GET", "/_emulator/requests")
+        rows = [(e["user"], e["verb"], e.get("apiGroup"), e.get("resource"), e.get("subresource"),
+                 e.get("namespace"), e.get("name")) for e in log if not e["target"].startswith("/_emulator/")]
+        want = [("system:serviceaccount:herald-system:herald-agent", "watch", "", "services", "", "default", ""),
+                ("system:serviceaccount:herald-system:herald-allocator", "create", "", "services", "", "default", ""),
+                ("system:serviceaccount:herald-system:herald-allocator", "patch", "", "services", "status",
+                 "default", "web"),
+                ("admin", "list", "", "nodes", "", "", "")]
+        check(rows == want, "request log users and attributes: %s" % rows)
+    finally:
+        emu.stop()
+        os.unlink(tokens.name)
+
+
 # ---------------------------------------------------------------- kubectl
 
 def kubectl(emu, cache, *args, kubeconfig=None, env_extra=None, timeout=60):
@@ -630,6 +665,7 @@ def main():
         test_writes()
         test_faults()
         test_tls_and_tokens()
+        test_token_file_users()
     if failures:
         print("%d checks failed" % len(failures))
         return 1

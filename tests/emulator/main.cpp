@@ -1,6 +1,7 @@
 // herald-kube-emulator: the Kubernetes API-server emulator as a process for
 // tests, the demo and kubectl (docs/emulator.md lists flags and the admin
 // API). Prints the URL and the kubeconfig path on stdout once it serves.
+#include "auth.hpp"
 #include "crds.hpp"
 #include "server.hpp"
 
@@ -10,7 +11,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 namespace {
@@ -25,6 +28,8 @@ constexpr const char* usage = R"(usage: herald-kube-emulator [options]
   --tls                      serve HTTPS with a generated CA (state-dir/ca.crt)
   --tls-san NAME             extra server certificate name or IP (repeatable)
   --token                    require a bearer token (state-dir/token, rotatable) or client cert
+  --token-file FILE          also accept the tokens of FILE (token,user[,uid,groups] per line, as
+                             kube-apiserver's --token-auth-file), each as its user; implies --token
   --version-minor N          /version reports v1.N.3 (default 32; kubectl picks its client by it)
   --bookmark-interval-ms N   periodic BOOKMARK interval (default 60000)
   --watch-timeout-s MIN:MAX  random timeout of watches without timeoutSeconds (default 1800:3600)
@@ -55,6 +60,15 @@ int main(int argc, char** argv) {
       else if (a == "--tls") opt.tls = true;
       else if (a == "--tls-san") opt.tls_names.push_back(next());
       else if (a == "--token") opt.require_token = true;
+      else if (a == "--token-file") {
+        const std::string path = next();
+        std::ifstream in(path);
+        if (!in) throw std::runtime_error("cannot read " + path);
+        std::stringstream text;
+        text << in.rdbuf();
+        opt.token_users = parse_token_file(text.str());
+        opt.require_token = true;
+      }
       else if (a == "--version-minor") opt.version_minor = std::stoi(next());
       else if (a == "--bookmark-interval-ms") opt.bookmark_interval = std::chrono::milliseconds(std::stol(next()));
       else if (a == "--watch-timeout-s") {

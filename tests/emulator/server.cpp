@@ -144,6 +144,15 @@ struct resource_route {
   std::string subresource;
 };
 
+// What the request log records of one request beyond its HTTP line: the
+// authenticated user and the resource it addressed (type null: not an API
+// resource, e.g. discovery).
+struct request_record {
+  std::string verb;
+  std::string user;
+  resource_route route;
+};
+
 // The verb a request maps to, for fault rules and logs.
 std::string verb_of(http::verb method, const resource_route& r, bool watch) {
   switch (method) {
@@ -399,12 +408,22 @@ struct server::impl : std::enable_shared_from_this<impl> {
 
   // ---- request dispatch (plain functions, no coroutines) ----
 
-  void log_request(const http::request<http::string_body>& req, int code, const std::string& verb) {
-    request_log.push_back({{"method", std::string(req.method_string())},
-                           {"target", std::string(req.target())},
-                           {"verb", verb},
-                           {"code", code},
-                           {"userAgent", std::string(req[http::field::user_agent])}});
+  void log_request(const http::request<http::string_body>& req, int code, const request_record& rec) {
+    json entry = {{"method", std::string(req.method_string())},
+                  {"target", std::string(req.target())},
+                  {"verb", rec.verb},
+                  {"code", code},
+                  {"userAgent", std::string(req[http::field::user_agent])},
+                  {"user", rec.user}};
+    // What an authorizer sees (RBAC's attributes), for API requests only.
+    if (rec.route.type) {
+      entry["apiGroup"] = rec.route.type->group;
+      entry["resource"] = rec.route.type->plural;
+      entry["subresource"] = rec.route.subresource;
+      entry["namespace"] = rec.route.ns;
+      entry["name"] = rec.route.name;
+    }
+    request_log.push_back(std::move(entry));
     while (request_log.size() > 5000) request_log.pop_front();
   }
 
@@ -426,10 +445,19 @@ struct server::impl : std::enable_shared_from_this<impl> {
     return std::nullopt;
   }
 
-  bool authorized(const http::request<http::string_body>& req, bool client_cert_ok) const {
-    if (!opt.require_token || client_cert_ok) return true;
+  // The user a request authenticates as: "" when no authentication is
+  // required (and none is offered), the user of a --token-file token, "admin"
+  // for the rotating token, the client certificate's CN; nullopt: 401.
+  std::optional<std::string> authenticate(const http::request<http::string_body>& req, bool client_cert_ok) const {
     const std::string auth(req[http::field::authorization]);
-    return auth == "Bearer " + token;
+    if (auth.starts_with("Bearer ")) {
+      const std::string presented = auth.substr(7);
+      if (auto it = opt.token_users.find(presented); it != opt.token_users.end()) return it->second;
+      if (opt.require_token && presented == token) return std::string("admin");
+    }
+    if (client_cert_ok) return std::string("herald-test");
+    if (!opt.require_token) return std::string();
+    return std::nullopt;
   }
 
   // Routes /api/v1/… and /apis/G/V/… to a resource, or nullopt.
@@ -467,23 +495,27 @@ struct server::impl : std::enable_shared_from_this<impl> {
   }
 
   std::variant<reply, watch_request> dispatch(const http::request<http::string_body>& req, std::uint64_t conn,
-                                              bool client_cert_ok, std::string& verb) {
+                                              bool client_cert_ok, request_record& rec) {
     const target t = parse_target(std::string(req.target()));
     const auto& seg = t.segments;
+    std::string& verb = rec.verb;
     verb = "other";
     if (!seg.empty() && seg[0] == "_emulator") return admin(req, t, conn);
     if (t.path == "/version" || t.path == "/healthz" || t.path == "/livez" || t.path == "/readyz") {
       if (t.path == "/version") return json_reply(http::status::ok, version_info(opt.version_minor));
       return reply{http::status::ok, "ok", "text/plain", {}};
     }
-    if (!authorized(req, client_cert_ok)) {
-      return error_reply(api_error{401, "Unauthorized", "Unauthorized", json()});
-    }
+    auto user = authenticate(req, client_cert_ok);
+    if (!user) return error_reply(api_error{401, "Unauthorized", "Unauthorized", json()});
+    rec.user = std::move(*user);
     std::string group, version;
     std::size_t rest = 0;
     auto r = route(seg, group, version, rest);
     const bool watch = t.flag("watch");
-    if (r) verb = verb_of(req.method(), *r, watch);
+    if (r) {
+      verb = verb_of(req.method(), *r, watch);
+      rec.route = *r;
+    }
     if (auto f = apply_faults(t.path, verb)) return *f;
     if (!r) return discovery(req, t);
     return resource(req, t, *r, watch);
@@ -493,9 +525,9 @@ struct server::impl : std::enable_shared_from_this<impl> {
   // nlohmann::json throw deep in defaulting or printing; the real server
   // answers such requests with an error and so does this one.
   std::variant<reply, watch_request> safe_dispatch(const http::request<http::string_body>& req, std::uint64_t conn,
-                                                   bool client_cert_ok, std::string& verb) {
+                                                   bool client_cert_ok, request_record& rec) {
     try {
-      return dispatch(req, conn, client_cert_ok, verb);
+      return dispatch(req, conn, client_cert_ok, rec);
     } catch (const json::exception& e) {
       return error_reply(bad_request(std::string("the request could not be handled: ") + e.what()));
     } catch (const std::exception& e) {
@@ -850,21 +882,21 @@ struct server::impl : std::enable_shared_from_this<impl> {
       if (ec) break;
       http::request<http::string_body> req = parser.release();
       const bool keep_alive = req.keep_alive();
-      std::string verb;
-      auto outcome = safe_dispatch(req, id, client_cert_ok, verb);
+      request_record rec;
+      auto outcome = safe_dispatch(req, id, client_cert_ok, rec);
       const bool admin_request = req.target().starts_with("/_emulator/");
       if (delay.count() > 0 && !admin_request) {
         asio::steady_timer t(io, delay);
         co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       }
       if (auto* w = std::get_if<watch_request>(&outcome)) {
-        log_request(req, 200, verb);
+        log_request(req, 200, rec);
         const bool reuse = co_await stream_watch(stream, req, std::move(*w));
         if (!reuse || !keep_alive) break;
         continue;
       }
       reply& r = std::get<reply>(outcome);
-      log_request(req, static_cast<int>(r.code), verb);
+      log_request(req, static_cast<int>(r.code), rec);
       http::response<http::string_body> res{r.code, req.version()};
       res.set(http::field::content_type, r.content_type);
       res.set(http::field::cache_control, "no-cache, private");

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ struct server_options {
   bool tls = false;                       // generate a CA and serve HTTPS
   std::vector<std::string> tls_names;     // extra SANs for the server certificate
   bool require_token = false;             // bearer token (rotatable) or a client certificate
+  std::map<std::string, std::string> token_users;  // --token-file: token → user (also accepted)
   std::string state_dir;                  // where url, kubeconfig, token, ca.crt … are written ("" = none)
   int version_minor = 32;                 // /version reports v1.<minor>.3 (picks kubectl's client)
   std::chrono::milliseconds bookmark_interval{60000};
