@@ -186,10 +186,16 @@ bool node_agent::lease_update_matters(const kube::lease& before, const kube::lea
 
 void node_agent::changed() {
   if (stopped_) return;
-  if (!change_seen_) change_seen_ = std::chrono::steady_clock::now();
+  auto now = std::chrono::steady_clock::now();
+  if (!change_seen_) change_seen_ = now;
   // Never shorter than the last plan took: where plans are slow (10,000
   // Services: ~80 ms) a stream of events then costs at most half the thread.
-  schedule(std::max(opt_.debounce, last_plan_took_));
+  // A change after a quiet spell at least that long plans at once (leading
+  // edge: one Service's change reaches the router without waiting out the
+  // window); the changes that follow within it make one plan after it.
+  auto window = std::max(opt_.debounce, last_plan_took_);
+  bool quiet = !last_plan_done_ || now - *last_plan_done_ >= window;
+  schedule(quiet ? std::chrono::milliseconds(0) : window);
 }
 
 void node_agent::schedule(std::chrono::milliseconds delay) {
@@ -297,8 +303,8 @@ void node_agent::run_plan() {
   d.garp.interval = plan.settings.garp.interval;
   d.speaker = plan.speaker;
   auto report = applier_->apply(std::move(d));
-  last_plan_took_ =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  last_plan_done_ = std::chrono::steady_clock::now();
+  last_plan_took_ = std::chrono::duration_cast<std::chrono::milliseconds>(*last_plan_done_ - started);
   for (const auto& e : report.errors) spdlog::warn("agent: {}", e);
 
   figures_.routes_held = report.routes_held.size();

@@ -116,6 +116,7 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   bool plan_pending_ = false;
   std::optional<std::chrono::steady_clock::time_point> change_seen_;  // first change of the pending batch
   std::chrono::milliseconds last_plan_took_{0};                       // floor of the next debounce
+  std::optional<std::chrono::steady_clock::time_point> last_plan_done_;  // a change after a quiet spell plans at once
   bool stopped_ = false;
   bool ready_ = false;
 

@@ -733,7 +733,12 @@ void session::do_write() {
 void session::routes_changed(const std::vector<ip_prefix>& prefixes) {
   if (fsm_.state() != session_state::established) return;  // the full sync at Established covers it
   dirty_.insert(prefixes.begin(), prefixes.end());
-  schedule_flush(coalesce_window);
+  // Leading edge: after a quiet window the change goes out at once (still
+  // after the current handler, so one set_routes is one batch); changes that
+  // follow within the window wait for it and go out together.
+  auto now = std::chrono::steady_clock::now();
+  bool quiet = !last_change_flush_ || now - *last_change_flush_ >= coalesce_window;
+  schedule_flush(quiet ? 0ms : coalesce_window);
 }
 
 void session::resend_all() {
@@ -801,6 +806,7 @@ void session::flush() {
   auto want = [this](const ip_prefix& p) { return desired(p); };
   if (full_sync_ && !continue_full_sync()) return;  // resumes when the socket has taken most of it
   if (!dirty_.empty()) {
+    last_change_flush_ = std::chrono::steady_clock::now();
     auto changes = rib_out_.update(dirty_, want);
     dirty_.clear();
     send_changes(changes);

@@ -187,6 +187,7 @@ class session : public std::enable_shared_from_this<session> {
 
   asio::steady_timer connect_retry_timer_, hold_timer_, keepalive_timer_, restart_timer_, flush_timer_, stale_timer_;
   bool flush_scheduled_ = false;
+  std::optional<std::chrono::steady_clock::time_point> last_change_flush_;  // for the leading-edge flush
   unsigned failures_ = 0;  // consecutive, for backoff
   unsigned unanswered_connects_ = 0;  // connect attempts in a row that timed out, for the log
   std::mt19937 rng_;
