@@ -25,6 +25,7 @@ import glob
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -144,14 +145,27 @@ class Cluster:
             self.url = f.read().strip()
         log(f"emulator at {self.url}")
 
-    def api(self, method, path, body=None, content_type="application/json", check=True):
-        """One request to the emulator from the router namespace; the JSON reply."""
+    def api(self, method, path, body=None, content_type="application/json", check=True, retry_s=0):
+        """One request to the emulator from the router namespace; the JSON reply.
+        retry_s > 0: a dropped connection, 429 or 5xx (injected faults) is
+        retried for that long before it counts."""
         args = ["curl", "-sS", "-X", method, "-H", f"Content-Type: {content_type}", "-w", "\n%{http_code}",
                 self.url + path]
         if body is not None:
             args[1:1] = ["--data-binary", "@-"]
-        out = L.run(*args, ns=self.rns, input=json.dumps(body) if body is not None else None)
-        text, _, code = out.rpartition("\n")
+        deadline = time.monotonic() + retry_s
+        while True:
+            try:
+                out = L.run(*args, ns=self.rns, input=json.dumps(body) if body is not None else None)
+            except subprocess.CalledProcessError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
+                continue
+            text, _, code = out.rpartition("\n")
+            if not (code == "429" or code.startswith("5")) or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
         if check and not code.startswith("2"):
             raise AssertionError(f"{method} {path}: HTTP {code}: {text[:500]}")
         return json.loads(text) if text.strip() else {}
@@ -163,10 +177,14 @@ class Cluster:
         return self.api("PATCH", path, patch, "application/merge-patch+json")
 
     # --- Herald -------------------------------------------------------------
-    def start_allocator(self):
-        self.allocator = self.lab.start("allocator", self.rns, [
+    def start_allocator(self, identity="allocator", http_port=7472):
+        """One allocator replica in the router namespace (replicas need their
+        own identity and port); returns its Proc (also self.allocator)."""
+        self.allocator = self.lab.start(identity, self.rns, [
             self.bin["allocator"], "--kubeconfig", self.kubeconfig, "--namespace", NAMESPACE,
-            "--http", "127.0.0.1:7472", "--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "1"])
+            "--identity", identity, "--http", f"127.0.0.1:{http_port}",
+            "--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "1"])
+        return self.allocator
 
     def start_agent(self, n):
         n["agent"] = self.lab.start(f"agent-{n['name']}", n["ns"], [
@@ -178,8 +196,11 @@ class Cluster:
         return self.router.fib(prefix)
 
     def lb_addresses(self, n):
+        """Node n's addresses on kube-lb0 but the kernel's own IPv6 link-local
+        one (the pre-created bridge gets it when it comes up)."""
         out = L.run("ip", "-j", "addr", "show", "dev", "kube-lb0", ns=n["ns"])
-        return {f"{a['local']}/{a['prefixlen']}" for link in json.loads(out or "[]") for a in link.get("addr_info", [])}
+        return {f"{a['local']}/{a['prefixlen']}" for link in json.loads(out or "[]") for a in link.get("addr_info", [])
+                if a.get("scope") != "link"}
 
     def service_ip(self, name):
         svc = self.api("GET", f"/api/v1/namespaces/default/services/{name}")
@@ -206,17 +227,22 @@ def create_nodes(c, ipv6=False):
                        "conditions": [{"type": "Ready", "status": "True"}]}})
 
 
-def setup_objects(c):
+DEFAULT_GROUP = {"remote": {"v4pool": {"pool": "203.0.113.0/24", "subnet": "203.0.113.0/24", "aggregation": "/32"}}}
+
+
+def setup_objects(c, group=None, families=("ipv4-unicast",), ipv6_nodes=False):
+    """Herald's namespace, the Nodes, ServiceGroup `default` (spec `group`,
+    by default remote 203.0.113.0/24 host routes) and BGPPeer `router` to
+    the router's IPv4 address negotiating `families`."""
     c.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    create_nodes(c)
+    create_nodes(c, ipv6=ipv6_nodes)
     c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/servicegroups", {
         "apiVersion": "herald.dev/v1", "kind": "ServiceGroup", "metadata": {"name": "default"},
-        "spec": {"remote": {"v4pool": {"pool": "203.0.113.0/24", "subnet": "203.0.113.0/24",
-                                       "aggregation": "/32"}}}})
+        "spec": group or DEFAULT_GROUP})
     c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/bgppeers", {
         "apiVersion": "herald.dev/v1", "kind": "BGPPeer", "metadata": {"name": "router"},
         "spec": {"peerAddress": ROUTER_V4, "peerASN": ROUTER_ASN, "myASN": NODE_ASN, "holdTime": "9s",
-                 "connectRetryTime": "1s", "families": ["ipv4-unicast"]}})
+                 "connectRetryTime": "1s", "families": list(families)}})
 
 
 def endpoint_slice(nodes_with_endpoints):
