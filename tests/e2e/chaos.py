@@ -283,18 +283,35 @@ class Chaos:
         self.emulator(action)
         self.faults[f"API {kind}"] += 1
 
+    def data_plane(self):
+        return {n["name"]: self.c.lb_addresses(n) for n in self.c.nodes}, self.pool_routes()
+
     def outage(self, seconds):
+        """Every request 503 and every connection dropped for `seconds`, from
+        a quiet point: the agents must keep announcing what they had (every
+        kube-lb0 and the router's FIB unchanged throughout, sampled every
+        0.3 s); a Service or two are created meanwhile behind the allocator's
+        back."""
+        self.quiet_point()
+        before = self.data_plane()
         log(f"  API outage {seconds:.0f} s (every request 503, every connection dropped)")
         self.emulator("fail?code=503&count=100000000")
         self.emulator("drop")
         end = time.monotonic() + seconds
+        lapses = []
         try:
             for _ in range(self.rng.randint(1, 2)):
                 if len(self.model.services) < MAX_SERVICES:
                     self.create_service(via_admin=True)
-            time.sleep(max(0.0, end - time.monotonic()))
+            while time.monotonic() < end:
+                now = self.data_plane()
+                if now != before:
+                    lapses.append(f"{time.strftime('%H:%M:%S')} {now} (was {before})")
+                time.sleep(0.3)
         finally:
             self.emulator("reset-faults")
+        if lapses:
+            raise AssertionError(f"the data plane changed during the API outage:\n" + "\n".join(lapses[:5]))
         self.faults["API outage 60 s" if seconds >= 60 else "API outage 5-20 s"] += 1
         # The Services created meanwhile have no EndpointSlices yet.
         for name, s in self.model.services.items():
@@ -447,9 +464,14 @@ class Chaos:
             f"excluded {sorted(self.model.excluded)}")
 
     def growth(self):
-        rss = max((r["rss"] - r["rss0"], r["name"]) for r in self.resources.values())
-        fds = max((r["fds"] - r["fds0"], r["name"]) for r in self.resources.values())
-        return f"max RSS growth {rss[0]} MiB ({rss[1]}), max fd growth {fds[0]} ({fds[1]})"
+        """The largest RSS and descriptor growth per kind of process."""
+        kinds = {}
+        for r in self.resources.values():
+            kind = r["name"].split("-")[0]
+            rss, fds = kinds.get(kind, (0, 0))
+            kinds[kind] = (max(rss, r["rss"] - r["rss0"]), max(fds, r["fds"] - r["fds0"]))
+        return "growth (RSS MiB / fds, bound +%d / +%d): %s" % (
+            RSS_BOUND_MIB, FD_BOUND, ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(kinds.items())))
 
 
 def run(c, args):
