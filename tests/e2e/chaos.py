@@ -233,7 +233,9 @@ class Chaos:
         n = self.rng.choice(self.c.nodes)
         pause = self.rng.uniform(0, 3) if sig == signal.SIGKILL else self.rng.uniform(2, 6)
         log(f"  agent {n['name']} {signal.Signals(sig).name}, started again after {pause:.1f} s")
-        n["agent"].stop(sig)
+        rc = n["agent"].stop(sig)
+        if sig == signal.SIGTERM:
+            expect_clean_exit(n["agent"], rc)
         time.sleep(pause)
         self.c.start_agent(n)
         self.faults["agent SIGKILL+restart" if sig == signal.SIGKILL else "agent SIGTERM (node leaves)+restart"] += 1
@@ -474,6 +476,14 @@ class Chaos:
             RSS_BOUND_MIB, FD_BOUND, ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(kinds.items())))
 
 
+def expect_clean_exit(proc, rc):
+    """A SIGTERM must end Herald's daemons with 0 (under the sanitizers a
+    leak or error report makes it non-zero)."""
+    if rc != 0:
+        tail = "\n".join(proc.output().splitlines()[-30:])
+        raise AssertionError(f"{proc.name} exited {rc} on SIGTERM:\n{tail}")
+
+
 def run(c, args):
     rng = random.Random(args.seed)
     e2e.setup_objects(c, GROUP, ("ipv4-unicast", "ipv6-unicast"), ipv6_nodes=True)
@@ -500,6 +510,8 @@ def run(c, args):
             ch.outage(60)
             long_outage_at = None
         ch.quiet_point()
+    for p in [n["agent"] for n in c.nodes] + list(ch.replicas.values()):
+        expect_clean_exit(p, p.stop(signal.SIGTERM, timeout=15))
     faults = ", ".join(f"{k} {v}" for k, v in sorted(ch.faults.items()))
     print(f"chaos summary: seed {args.seed}, {time.monotonic() - start:.0f} s, {steps} actions, "
           f"{ch.quiet_points} quiet points all converged (slowest {ch.max_converge:.1f} s), "
