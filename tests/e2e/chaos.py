@@ -51,7 +51,7 @@ import time
 from collections import Counter
 
 import e2e
-from e2e import L, NAMESPACE, log, poll
+from e2e import L, log, poll
 
 V4_POOL, V6_POOL = "203.0.113.0/26", "2001:db8:5::/122"
 GROUP = {"remote": {"v4pool": {"pool": V4_POOL, "subnet": "203.0.113.0/24", "aggregation": "/32"},
@@ -125,7 +125,8 @@ class Chaos:
         endpoints = []
         for node, ready in sorted(eps.items()):
             i = int(node.rsplit("-", 1)[1])
-            address = f"10.{i}.0.{self.model.counter % 250 + 1}" if family == 4 else f"fd00::{i}:1"
+            # Data only (no interface has them); documentation ranges still.
+            address = f"198.51.100.{10 + i}" if family == 4 else f"2001:db8:ff::{10 + i}"
             endpoints.append({"addresses": [address], "nodeName": node, "conditions": {"ready": ready}})
         return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                 "metadata": {"name": f"{name}-v{family}", "namespace": "default",
@@ -313,7 +314,7 @@ class Chaos:
         finally:
             self.emulator("reset-faults")
         if lapses:
-            raise AssertionError(f"the data plane changed during the API outage:\n" + "\n".join(lapses[:5]))
+            raise AssertionError("the data plane changed during the API outage:\n" + "\n".join(lapses[:5]))
         self.faults["API outage 60 s" if seconds >= 60 else "API outage 5-20 s"] += 1
         # The Services created meanwhile have no EndpointSlices yet.
         for name, s in self.model.services.items():
