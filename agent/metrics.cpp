@@ -55,6 +55,8 @@ std::string render_agent_metrics(const agent_figures& f) {
   w.family("herald_agent_annotation_writes_total", "counter", "herald.dev/announcing-* annotation patches, by result.");
   w.sample("herald_agent_annotation_writes_total", {{"result", "written"}}, f.annotation_writes);
   w.sample("herald_agent_annotation_writes_total", {{"result", "conflict"}}, f.annotation_conflicts);
+  w.counter("herald_agent_bgppeer_status_writes_total", "BGPPeer status patches this agent wrote.",
+            f.peer_status_writes);
   w.counter("herald_agent_lease_renewals_total", "Successful renewals of this node's Lease.", f.lease_renewals);
   w.counter("herald_agent_events_dropped_total", "Events the per-object rate limit dropped.", f.events_dropped);
   w.gauge("herald_agent_ready", "1 once every informer synced and the first plan was applied.", f.ready ? 1.0 : 0.0);

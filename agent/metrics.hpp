@@ -32,6 +32,7 @@ struct agent_figures {
   std::uint64_t kube_write_errors = 0;  // annotation patches, Lease renewals, Events
   std::uint64_t annotation_writes = 0;
   std::uint64_t annotation_conflicts = 0;
+  std::uint64_t peer_status_writes = 0;  // BGPPeer /status patches
   std::uint64_t lease_renewals = 0;
   std::uint64_t events_dropped = 0;
   std::uint64_t plans = 0;

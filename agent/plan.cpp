@@ -97,6 +97,7 @@ class planner {
     index_nodes();
     report_invalid_objects();
     choose_peers();
+    plan_peer_statuses();
     std::vector<const kube::service*> services;
     for (auto& s : state_.services) services.push_back(&s);
     std::sort(services.begin(), services.end(),
@@ -132,6 +133,8 @@ class planner {
   void report(std::string kind, std::string ns, std::string name, allocator::event_type type, std::string reason,
               std::string message, bool cluster_wide) {
     diagnostic d;
+    if (kind == "BGPPeer" && cluster_wide && type == allocator::event_type::warning)
+      peer_problems_.try_emplace(ns + "/" + name, reason, message);  // the first reason is the status
     d.event = {kind, ns, name, type, std::move(reason), std::move(message)};
     if (cluster_wide) {
       // The object's rendezvous winner over the live nodes records the Event;
@@ -199,6 +202,7 @@ class planner {
       if (!p->node_selector.matches(labels_of(node_))) continue;
       bgp::peer_config c = p->config;
       c.password = *password;
+      c.description = "BGPPeer " + p->key();
       // The other family's routes over this session need a next hop of that
       // family (the speaker sends none without one): the node's own address
       // of that family, else the family is not negotiated at all.
@@ -230,6 +234,25 @@ class planner {
     }
     sp.router_id = router_id();
     sp.hostname = node_;
+  }
+
+  void plan_peer_statuses() {
+    std::vector<std::pair<std::string, std::string>> all;  // every BGPPeer object, valid or not
+    for (auto& p : state_.peers) all.emplace_back(p.ns, p.name);
+    for (auto& bad : state_.invalid)
+      if (bad.kind == "BGPPeer") all.emplace_back(bad.ns, bad.name);
+    std::sort(all.begin(), all.end());
+    for (auto& [ns, name] : all) {
+      auto writer = rendezvous_winner("BGPPeer/" + ns + "/" + name, live_list_);
+      if (!writer || *writer != node_) continue;
+      peer_status st{ns, name, true, "Accepted", "nodes whose labels match its nodeSelector peer with it"};
+      if (auto it = peer_problems_.find(ns + "/" + name); it != peer_problems_.end()) {
+        st.accepted = false;
+        st.reason = it->second.first;
+        st.message = it->second.second;
+      }
+      plan_.peer_statuses.push_back(std::move(st));
+    }
   }
 
   // BGP identifier: a BGPPeer's routerID, else the node's InternalIP (IPv4),
@@ -528,6 +551,7 @@ class planner {
   std::vector<std::string> live_list_;  // sorted
   std::vector<const bgp_peer*> usable_peers_;  // valid, password available, first of its address
   std::vector<const bgp_peer*> my_peers_;      // of those, the ones selecting this node
+  std::map<std::string, std::pair<std::string, std::string>> peer_problems_;  // ns/name → reason, message
   std::map<std::string, slice_list, std::less<>> slices_;  // by "ns/service"
   std::map<std::string, std::array<bool, 2>, std::less<>> peers_family_;
   std::array<std::optional<std::vector<std::string>>, 2> cluster_announcers_;

@@ -111,6 +111,19 @@ struct diagnostic {
   bool emit_event = true;
 };
 
+// A BGPPeer's status (docs/agent.md "BGPPeer status"): condition Accepted,
+// True, or False with the reason every node ignores it (InvalidBGPPeer,
+// DuplicatePeer, PasswordUnavailable) and the same message as the Event.
+// Reasons that concern one node only (ConflictingSettings) stay in its logs.
+struct peer_status {
+  std::string ns;
+  std::string name;
+  bool accepted = true;
+  std::string reason;  // "Accepted" when accepted
+  std::string message;
+  friend bool operator==(const peer_status&, const peer_status&) = default;
+};
+
 // One address on a link and which Service(s) it serves (for logs).
 struct planned_address {
   netlink::address_spec spec;
@@ -128,6 +141,10 @@ struct node_plan {
   bgp::speaker_config speaker;
   std::vector<service_announcing> announcing;  // every Herald Service, cluster-wide
   std::vector<diagnostic> diagnostics;
+  // The BGPPeers whose status this node writes: the rendezvous winner of
+  // each over the live nodes (as for Events), so one agent writes each; none
+  // while no node is live, since a status can wait for the Leases.
+  std::vector<peer_status> peer_statuses;
 };
 
 // Plans `node_name`. Never fails: objects it cannot use are skipped and named

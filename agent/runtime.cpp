@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <ctime>
 
+#include "kube/election.hpp"
 #include "kube/writes.hpp"
 
 namespace herald::agent {
@@ -22,19 +23,6 @@ namespace {
 const kube::resource servicegroups{"herald.dev", "v1", "servicegroups", true};
 const kube::resource bgppeers{"herald.dev", "v1", "bgppeers", true};
 const kube::resource lbnodeagents{"herald.dev", "v1", "lbnodeagents", true};
-
-// MicroTime as the API server writes it: "2026-11-30T12:00:00.123456Z".
-std::string micro_time_now() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1'000'000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(micros));
-  return buf;
-}
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;
@@ -268,8 +256,7 @@ void node_agent::run_plan() {
   auto facts = gather_facts(settings);
   if (facts.local_subnets != subnets_) {
     subnets_ = facts.local_subnets;
-    lease_dirty_ = true;
-    lease_timer_.cancel();  // renew now with the new subnets
+    lease_timer_.cancel();  // renew now with the new subnets (if a renewal is in flight, the loop goes again)
   }
   auto plan = plan_node(state, opt_.node_name, facts);
   ++figures_.plans;
@@ -302,6 +289,7 @@ void node_agent::run_plan() {
     spdlog::info("agent: ready");
   }
   write_annotations(plan);
+  write_peer_statuses(plan);
   report_diagnostics(plan);
   arm_lease_expiry(state);
 }
@@ -396,6 +384,44 @@ asio::awaitable<void> node_agent::patch_announcing(std::string ns, std::string n
   }
 }
 
+void node_agent::write_peer_statuses(const node_plan& plan) {
+  // Only what differs from the stored status is written (a steady cluster
+  // writes nothing); the informer brings our write back before the next diff.
+  for (const auto& st : plan.peer_statuses) {
+    auto key = st.ns + "/" + st.name;
+    auto peer = peers_->cache().get(st.ns, st.name);
+    if (!peer || peer_status_in_flight_.count(key)) continue;
+    nlohmann::json condition = {{"type", "Accepted"},
+                                {"status", st.accepted ? "True" : "False"},
+                                {"reason", st.reason},
+                                {"message", st.message}};
+    nlohmann::json desired = {{"conditions", nlohmann::json::array({condition})}};
+    auto body = kube::status_update(std::move(desired), peer->status, {},
+                                    kube::format_time(std::chrono::system_clock::now()));
+    if (!body) continue;
+    peer_status_in_flight_.insert(key);
+    asio::co_spawn(ex_, patch_peer_status(st.ns, st.name, std::move(*body)), asio::detached);
+  }
+}
+
+asio::awaitable<void> node_agent::patch_peer_status(std::string ns, std::string name, nlohmann::json status) {
+  auto self = shared_from_this();
+  const std::optional<std::string> no_precondition;  // one writer per BGPPeer: the plan's rendezvous winner
+  auto r = co_await kube::patch_custom_status(*client_, bgppeers, ns, name, status, no_precondition);
+  peer_status_in_flight_.erase(ns + "/" + name);
+  if (stopped_) co_return;
+  if (r) {
+    ++figures_.peer_status_writes;
+    spdlog::info("agent: BGPPeer {}/{}: status Accepted={} ({})", ns, name,
+                 status["conditions"][0]["status"].get<std::string>(),
+                 status["conditions"][0]["reason"].get<std::string>());
+  } else if (!r.error().not_found()) {
+    ++figures_.kube_write_errors;
+    spdlog::warn("agent: BGPPeer {}/{}: cannot write its status: {}; retrying", ns, name, r.error().message);
+    schedule(5s);
+  }
+}
+
 void node_agent::report_diagnostics(const node_plan& plan) {
   // Logged once when it appears (not on every plan), and sent as an Event
   // when the planner says this node is the one to report it.
@@ -434,10 +460,14 @@ asio::awaitable<bool> node_agent::renew_lease_once() {
   auto name = node_lease_name(opt_.node_name);
   nlohmann::json spec = {{"holderIdentity", opt_.node_name},
                          {"leaseDurationSeconds", node_lease_duration.count()},
-                         {"renewTime", micro_time_now()}};
-  nlohmann::json meta = {{"annotations", {{subnets_annotation, format_subnets(subnets_)}}}};
+                         {"renewTime", kube::format_micro_time(std::chrono::system_clock::now())}};
+  // The subnets this request writes: the plan may find new ones while it is
+  // in flight, and only what was sent counts as written.
+  const auto subnets = subnets_;
+  const bool write_subnets = subnets_written_ != subnets;
+  nlohmann::json meta = {{"annotations", {{subnets_annotation, format_subnets(subnets)}}}};
   nlohmann::json patch = {{"spec", spec}};
-  if (lease_dirty_) patch["metadata"] = meta;
+  if (write_subnets) patch["metadata"] = meta;
   kube::request_options req;
   req.method = kube::http::verb::patch;
   req.target = kube::resources::leases.path(opt_.ns, name);
@@ -461,7 +491,7 @@ asio::awaitable<bool> node_agent::renew_lease_once() {
     ++figures_.kube_write_errors;
     co_return false;
   }
-  lease_dirty_ = false;
+  if (write_subnets) subnets_written_ = subnets;
   co_return true;
 }
 
@@ -484,6 +514,9 @@ asio::awaitable<void> node_agent::renew_lease_loop() {
       spdlog::warn("agent: cannot renew Lease {}: API server unreachable? Keeping the current plan and announcements",
                    node_lease_name(opt_.node_name));
     }
+    // Subnets found while the renewal was in flight go out at once.
+    bool subnets_pending = ok && subnets_written_ != subnets_;
+    if (subnets_pending) continue;
     lease_timer_.expires_after(ok ? node_lease_renew : 2s);
     boost::system::error_code ec;
     co_await lease_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -87,6 +87,8 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   boost::asio::awaitable<void> renew_lease_loop();
   boost::asio::awaitable<bool> renew_lease_once();
   boost::asio::awaitable<void> delete_lease();
+  void write_peer_statuses(const node_plan& plan);
+  boost::asio::awaitable<void> patch_peer_status(std::string ns, std::string name, nlohmann::json status);
   boost::asio::awaitable<void> patch_announcing(std::string ns, std::string name, kube::annotation_changes changes,
                                                 std::string rv);
 
@@ -122,9 +124,10 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::optional<std::chrono::steady_clock::time_point> last_renewal_;  // of this node's Lease
   bool api_reachable_ = true;
   std::vector<netlink::subnet> subnets_;  // on the local interface, for the Lease annotation
-  bool lease_dirty_ = true;
+  std::optional<std::vector<netlink::subnet>> subnets_written_;  // in the Lease, as last written
 
   std::set<std::string> announcing_in_flight_;  // "ns/name" being patched
+  std::set<std::string> peer_status_in_flight_;  // BGPPeer "ns/name" whose status is being patched
   std::set<std::string> reported_;              // diagnostics already sent as Events
   std::map<std::string, std::vector<std::string>> last_addresses_;  // address → services, for decision logs
   std::unique_ptr<kube::event_recorder> recorder_;

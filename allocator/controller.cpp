@@ -22,9 +22,7 @@ using json = nlohmann::json;
 namespace {
 const kube::resource servicegroups{"herald.dev", "v1", "servicegroups", true};
 
-std::string now_rfc3339() {
-  return kube::format_micro_time(std::chrono::system_clock::now()).substr(0, 19) + "Z";
-}
+std::string now_rfc3339() { return kube::format_time(std::chrono::system_clock::now()); }
 
 // The controller's coroutines handle their errors; an exception escaping one
 // is a bug, and a silently dead writer would be worse than a restart.

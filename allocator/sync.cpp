@@ -60,38 +60,9 @@ service_writes writes_needed(const service_target& target, const kube::service& 
   return w;
 }
 
-namespace {
-constexpr const char* status_fields[] = {"poolType", "v4Size", "v4InUse", "v6Size", "v6InUse"};
-
-json without_transition_times(json conditions) {
-  if (!conditions.is_array()) return json::array();
-  for (auto& c : conditions)
-    if (c.is_object()) c.erase("lastTransitionTime");
-  return conditions;
-}
-}  // namespace
-
 std::optional<json> group_status_update(const group_status& s, const json& current, const std::string& now) {
-  json desired = group_status_patch(s)["status"];
-  const json stored = current.is_object() ? current : json::object();
-  bool same = without_transition_times(stored.value("conditions", json::array())) == desired["conditions"];
-  for (const char* f : status_fields) {
-    bool want = desired.contains(f);
-    bool have = stored.contains(f) && !stored[f].is_null();
-    if (want != have || (want && desired[f] != stored[f])) same = false;
-    if (!want && have) desired[f] = nullptr;
-  }
-  if (same) return std::nullopt;
-  for (auto& c : desired["conditions"]) {
-    std::string when = now;
-    if (stored.contains("conditions") && stored["conditions"].is_array())
-      for (const auto& old : stored["conditions"])
-        if (old.is_object() && old.value("type", "") == c["type"] && old.value("status", "") == c["status"] &&
-            old.contains("lastTransitionTime") && old["lastTransitionTime"].is_string())
-          when = old["lastTransitionTime"].get<std::string>();
-    c["lastTransitionTime"] = when;
-  }
-  return desired;
+  static const std::vector<std::string> fields = {"poolType", "v4Size", "v4InUse", "v6Size", "v6InUse"};
+  return kube::status_update(group_status_patch(s)["status"], current, fields, now);
 }
 
 }  // namespace herald::allocator

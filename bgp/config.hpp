@@ -42,10 +42,13 @@ struct peer_config {
   std::optional<wire::ip_address> next_hop_v4, next_hop_v6;  // default: next hop self
   std::uint32_t max_prefixes = 10000;  // received, per peer (RFC 4486 Cease subcode 1)
   std::optional<peer_bfd> bfd;         // none: no BFD, the hold timer alone detects failures
+  // Who configured the peer, for logs and `gobgp neighbor` (GoBGP's and
+  // BIRD's description): the agent sets "BGPPeer <namespace>/<name>".
+  std::string description;
   bool ebgp() const { return asn != local_asn; }
   // RFC 5883 multi-hop BFD: eBGP peers configured more than one hop away.
   bool bfd_multihop() const { return ebgp() && ebgp_multihop > 1; }
-  std::string name() const;  // "192.0.2.1 AS65000" for logs
+  std::string name() const;  // "192.0.2.1 AS65000", or "BGPPeer ns/name (192.0.2.1 AS65000)", for logs
   friend bool operator==(const peer_config&, const peer_config&) = default;
 };
 

@@ -160,7 +160,7 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
       }
       r.only(pj, {"address", "asn", "port", "local_asn", "hold_time", "keepalive", "connect_retry", "password", "passive",
                   "source_address", "ebgp_multihop", "ttl_security", "families", "next_hop_v4", "next_hop_v6",
-                  "max_prefixes", "bfd"},
+                  "max_prefixes", "bfd", "description"},
              path);
       r.require(pj, "address", path);
       r.require(pj, "asn", path);
@@ -176,6 +176,7 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
       p.password = r.string(pj, "password", path).value_or("");
       if (p.password.size() > 80) r.fail(path + "password", "is longer than the 80 octets TCP MD5 allows");
       p.passive = r.boolean(pj, "passive", path).value_or(false);
+      p.description = r.string(pj, "description", path).value_or("");
       p.source_address = r.address(pj, "source_address", path);
       p.ebgp_multihop = r.integer<std::uint8_t>(pj, "ebgp_multihop", path, 1, 255).value_or(1);
       p.ttl_security = r.boolean(pj, "ttl_security", path).value_or(false);

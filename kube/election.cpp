@@ -64,4 +64,6 @@ std::string format_micro_time(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+std::string format_time(std::chrono::system_clock::time_point t) { return format_micro_time(t).substr(0, 19) + "Z"; }
+
 }  // namespace herald::kube

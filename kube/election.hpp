@@ -71,5 +71,7 @@ class election_core {
 
 // "2006-01-02T15:04:05.000000Z" for a wall-clock time.
 std::string format_micro_time(std::chrono::system_clock::time_point t);
+// "2006-01-02T15:04:05Z" (metav1.Time: conditions' lastTransitionTime).
+std::string format_time(std::chrono::system_clock::time_point t);
 
 }  // namespace herald::kube

@@ -56,6 +56,42 @@ std::string status_patch(const json& status, const std::optional<std::string>& r
   return with_precondition(std::move(patch), resource_version).dump();
 }
 
+namespace {
+json without_transition_times(json conditions) {
+  if (!conditions.is_array()) return json::array();
+  for (auto& c : conditions)
+    if (c.is_object()) c.erase("lastTransitionTime");
+  return conditions;
+}
+}  // namespace
+
+std::optional<json> status_update(json desired, const json& current, const std::vector<std::string>& fields,
+                                  const std::string& now) {
+  const json stored = current.is_object() ? current : json::object();
+  if (!desired.contains("conditions")) desired["conditions"] = json::array();
+  bool same = without_transition_times(stored.value("conditions", json::array())) == desired["conditions"];
+  for (const auto& [key, value] : desired.items())
+    if (key != "conditions" && (!stored.contains(key) || stored[key] != value)) same = false;
+  for (const auto& f : fields) {
+    bool have = stored.contains(f) && !stored[f].is_null();
+    if (!desired.contains(f) && have) {
+      desired[f] = nullptr;
+      same = false;
+    }
+  }
+  if (same) return std::nullopt;
+  for (auto& c : desired["conditions"]) {
+    std::string when = now;
+    if (stored.contains("conditions") && stored["conditions"].is_array())
+      for (const auto& old : stored["conditions"])
+        if (old.is_object() && old.value("type", "") == c["type"] && old.value("status", "") == c["status"] &&
+            old.contains("lastTransitionTime") && old["lastTransitionTime"].is_string())
+          when = old["lastTransitionTime"].get<std::string>();
+    c["lastTransitionTime"] = when;
+  }
+  return desired;
+}
+
 asio::awaitable<result<json>> merge_patch(client& c, const std::string& path, const std::string& body) {
   request_options req;
   req.method = http::verb::patch;

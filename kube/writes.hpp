@@ -29,6 +29,16 @@ std::string service_status_patch(const std::vector<load_balancer_ingress>& ingre
 std::string annotations_patch(const annotation_changes& changes, const std::optional<std::string>& resource_version);
 std::string status_patch(const nlohmann::json& status, const std::optional<std::string>& resource_version);
 
+// The .status to merge-patch so that `current` (the stored .status) says
+// what `desired` says, or nullopt when it already does. Conditions are
+// compared without lastTransitionTime; each keeps the stored condition's
+// lastTransitionTime when its type's status did not change, else gets `now`
+// (RFC 3339). Keys in `fields` that `desired` lacks but `current` has are
+// set to null (removed). Pure: the allocator's ServiceGroup status and the
+// agent's BGPPeer status both go through it.
+std::optional<nlohmann::json> status_update(nlohmann::json desired, const nlohmann::json& current,
+                                            const std::vector<std::string>& fields, const std::string& now);
+
 // PATCH `path` with a merge patch; the answer's object.
 asio::awaitable<result<nlohmann::json>> merge_patch(client& c, const std::string& path, const std::string& body);
 

@@ -250,6 +250,7 @@ apipb::Peer to_peer(const peer_view& p) {
   conf->set_local_asn(cfg.local_asn);
   conf->set_type(type);
   conf->set_admin_down(p.admin_down);
+  conf->set_description(cfg.description);
 
   auto* mh = out.mutable_ebgp_multihop();
   mh->set_enabled(cfg.ebgp() && cfg.ebgp_multihop > 1);

@@ -488,6 +488,41 @@ TEST_CASE("diagnostics: every agent logs, one agent records the Event", "[plan][
   CHECK_THAT(bad->event.message, Catch::Contains("spec.peerASN"));
 }
 
+TEST_CASE("BGPPeer status: one writer per peer, Accepted or the reason it is ignored", "[plan][peers][status]") {
+  auto s = three_nodes();
+  s.peers.clear();
+  s.peers.push_back(make_peer("good", "198.51.100.1"));
+  s.peers.push_back(make_peer("locked", "198.51.100.2", {{"password", {{"secretRef", {{"name", "absent"}}}}}}));
+  s.peers.push_back(make_peer("zz-duplicate", "198.51.100.1"));
+  s.invalid.push_back({"BGPPeer", "herald-system", "bad", "spec.peerASN: must be an integer from 1 to 4294967295"});
+  auto plans = plan_all(s);
+  std::map<std::string, peer_status> written;  // name → status, over all nodes
+  std::map<std::string, int> writers;
+  for (auto& [node, p] : plans)
+    for (auto& st : p.peer_statuses) {
+      written[st.name] = st;
+      ++writers[st.name];
+    }
+  REQUIRE(written.size() == 4);
+  for (auto& [name, n] : writers) CHECK(n == 1);
+  CHECK(written["good"].accepted);
+  CHECK(written["good"].reason == "Accepted");
+  CHECK_FALSE(written["locked"].accepted);
+  CHECK(written["locked"].reason == "PasswordUnavailable");
+  CHECK(written["zz-duplicate"].reason == "DuplicatePeer");
+  CHECK(written["bad"].reason == "InvalidBGPPeer");
+  CHECK_THAT(written["bad"].message, Catch::Contains("spec.peerASN"));
+  // The speaker's logs and `gobgp neighbor` name the object, not only the address.
+  REQUIRE_FALSE(plans["n1"].speaker.peers.empty());
+  CHECK(plans["n1"].speaker.peers[0].description == "BGPPeer herald-system/good");
+  CHECK(plans["n1"].speaker.peers[0].name() == "BGPPeer herald-system/good (198.51.100.1 AS65000)");
+
+  SECTION("with no live node nobody writes a status") {
+    s.leases.clear();
+    for (auto& [node, p] : plan_all(s)) CHECK(p.peer_statuses.empty());
+  }
+}
+
 TEST_CASE("announcing annotations: one writer per Service, the same on every node", "[plan][announcing]") {
   auto s = three_nodes();
   for (int i = 0; i < 30; ++i) s.services.push_back(make_service("svc" + std::to_string(i), {"203.0.113." + std::to_string(i)}));

@@ -9,14 +9,17 @@
 # Cluster Service `web`: three next hops. Then, in order, each checking that
 # web's route keeps its three next hops throughout:
 #   unreachable   BGPPeer to 198.51.100.1, where nothing answers: each agent
-#                 logs the failing session naming 198.51.100.1; a new Service
-#                 still converges
+#                 logs the failing session naming the BGPPeer and 198.51.100.1;
+#                 its status stays Accepted; a new Service still converges
 #   password      BGPPeer `router-v6` to 2001:db8::1 with a wrong password:
-#                 the router never establishes it; each agent logs it
+#                 the router never establishes it; each agent logs it; a
+#                 BGPPeer whose Secret lacks the key: status Accepted=False
+#                 PasswordUnavailable
 #   invalid-asn   peerASN 0: refused by the API server (the CRD schema) with
 #                 the field named; with the schema relaxed (a server that does
 #                 not validate), the agents report InvalidBGPPeer naming
-#                 spec.peerASN and keep the rest
+#                 spec.peerASN (Event, log, status Accepted=False) and keep
+#                 the rest
 #   group-deleted the ServiceGroup deleted under live Services: addresses and
 #                 routes kept, GroupUnavailable warning on the Services
 #   api-outage    every API request answered 503 and every connection dropped
@@ -61,6 +64,21 @@ def events(c, ns, reason, about=None):
     items = c.api("GET", f"/api/v1/namespaces/{ns}/events").get("items", [])
     return [e.get("message", "") for e in items if e.get("reason") == reason and
             about in (None, e.get("involvedObject", {}).get("name"))]
+
+
+def accepted(c, name):
+    """(status, reason) of BGPPeer name's Accepted condition, or None."""
+    peer = c.api("GET", f"{PEERS}/{name}", check=False)
+    for cond in peer.get("status", {}).get("conditions", []):
+        if cond.get("type") == "Accepted":
+            return cond.get("status"), cond.get("reason")
+    return None
+
+
+def expect_status(c, name, status, reason):
+    poll(f"BGPPeer {name}'s status says Accepted={status} ({reason})",
+         lambda: accepted(c, name) == (status, reason), 30)
+    log(f"  status: BGPPeer {name} Accepted={status} ({reason})")
 
 
 def agent_log_line(c, *parts):
@@ -117,7 +135,10 @@ def service_converges(c, name, all_hops):
 def unreachable_peer(c, all_hops):
     log(f"unreachable: BGPPeer to {UNREACHABLE}")
     c.create(PEERS, bgp_peer("unreachable", UNREACHABLE, ["ipv4-unicast"]))
-    expect_logged(c, f"the session to {UNREACHABLE} failing", f"peer {UNREACHABLE} ", "connect-failed")
+    # Session logs name the BGPPeer and its address (bgp::peer_config description).
+    expect_logged(c, f"the session to {UNREACHABLE} failing", f"peer BGPPeer {NAMESPACE}/unreachable ({UNREACHABLE} ",
+                  "connect-failed")
+    expect_status(c, "unreachable", "True", "Accepted")  # valid: unreachable is a runtime state
     service_converges(c, "web-2", all_hops)
     for n in c.nodes:
         if not c.router.established(e2e.node_ip(n["i"])):
@@ -130,9 +151,15 @@ def wrong_password(c):
     c.create(PEERS, bgp_peer("router-v6", e2e.ROUTER_V6, ["ipv6-unicast"], "wrong-password"))
     # The router drops badly signed SYNs silently (RFC 2385): the agent sees
     # only connection attempts that are never answered.
-    expect_logged(c, f"its session to {e2e.ROUTER_V6} unanswered", f"peer {e2e.ROUTER_V6} ", "no answer")
+    expect_logged(c, f"its session to {e2e.ROUTER_V6} unanswered",
+                  f"peer BGPPeer {NAMESPACE}/router-v6 ({e2e.ROUTER_V6} ", "no answer")
     L.holds_for("the router never establishes a wrong-password session",
                 lambda: not any(c.router.established(e2e.node_ip6(n["i"])) for n in c.nodes), 10)
+    # A Secret without the key: every node ignores the peer, and says so in its status.
+    c.create(f"/api/v1/namespaces/{NAMESPACE}/secrets",
+             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "no-key"}, "data": {}})
+    c.create(PEERS, bgp_peer("keyless", "198.51.100.3", ["ipv4-unicast"], "no-key"))
+    expect_status(c, "keyless", "False", "PasswordUnavailable")
 
 
 def invalid_asn(c, all_hops):
@@ -154,6 +181,7 @@ def invalid_asn(c, all_hops):
     poll("an InvalidBGPPeer Event on bad-asn naming spec.peerASN",
          lambda: any("spec.peerASN" in m for m in events(c, NAMESPACE, "InvalidBGPPeer", "bad-asn")), 30)
     expect_logged(c, "bad-asn invalid", "spec.peerASN")
+    expect_status(c, "bad-asn", "False", "InvalidBGPPeer")
     service_converges(c, "web-3", all_hops)
 
 
@@ -211,6 +239,7 @@ def scenarios(c):
     all_hops = {e2e.node_ip(n["i"]) for n in c.nodes}
     log("baseline: web via three next hops")
     web = service_converges(c, "web", all_hops)
+    expect_status(c, "router", "True", "Accepted")
     guard = RouteGuard(c, web, all_hops)
     try:
         unreachable_peer(c, all_hops)

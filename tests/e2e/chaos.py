@@ -53,9 +53,8 @@ from collections import Counter
 import e2e
 from e2e import L, log, poll
 
-V4_POOL, V6_POOL = "203.0.113.0/26", "2001:db8:5::/122"
-GROUP = {"remote": {"v4pool": {"pool": V4_POOL, "subnet": "203.0.113.0/24", "aggregation": "/32"},
-                    "v6pool": {"pool": V6_POOL, "subnet": "2001:db8:5::/64", "aggregation": "/128"}}}
+# The pools of e2e.setup_objects(ipv6=True): host routes.
+V4_POOL, V6_POOL = e2e.V4_POOL["pool"], e2e.V6_POOL["pool"]
 FAMILY = {"IPv4": 4, "IPv6": 6}
 SHARE_KEY = "front"
 MAX_SERVICES = 12
@@ -487,7 +486,7 @@ def expect_clean_exit(proc, rc):
 
 def run(c, args):
     rng = random.Random(args.seed)
-    e2e.setup_objects(c, GROUP, ("ipv4-unicast", "ipv6-unicast"), ipv6_nodes=True)
+    e2e.setup_objects(c, ipv6=True)
     client = c.add_client()
     L.run("ip", "route", "replace", "default", "via", e2e.ROUTER_V4, ns=client)
     L.run("ip", "-6", "route", "replace", "default", "via", e2e.ROUTER_V6, ns=client)

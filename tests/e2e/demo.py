@@ -17,7 +17,6 @@
 # documentation addresses only. The router is configured from the example
 # BGPPeer (ASNs, TCP MD5 password, BFD), so the examples are what is tested.
 import argparse
-import collections
 import os
 import sys
 import time
@@ -32,40 +31,6 @@ import lab as L  # noqa: E402
 from lab import poll  # noqa: E402
 
 EXAMPLES = os.path.join(E.ROOT, "manifests", "examples")
-CLIENT_NET = ("198.51.100.129", "198.51.100.130", 25)  # router, client, length: outside every example pool
-CLIENT_NET6 = ("2001:db8:ffff::1", "2001:db8:ffff::2", 64)
-
-# One responder per node: answers every HTTP request on the Service's port
-# with the node's name (kube-proxy's part, port 80 → a pod's 8080, is left out:
-# the responder listens on the Service port itself).
-RESPONDER = r"""
-import http.server, socket, sys, threading
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = sys.argv[1].encode()
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-class S6(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-    def server_bind(self):  # IPv6 only: the IPv4 server below has 0.0.0.0:80
-        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        super().server_bind()
-threading.Thread(target=S6(("::", 80), H).serve_forever, daemon=True).start()
-http.server.ThreadingHTTPServer(("0.0.0.0", 80), H).serve_forever()
-"""
-
-REQUESTS = r"""
-import collections, sys, urllib.request
-seen = collections.Counter()
-host = sys.argv[1] if ":" not in sys.argv[1] else f"[{sys.argv[1]}]"
-for _ in range(int(sys.argv[2])):
-    try:
-        seen[urllib.request.urlopen(f"http://{host}/", timeout=3).read().decode()] += 1
-    except OSError:
-        seen["failed"] += 1
-print(" ".join(f"{k}={v}" for k, v in sorted(seen.items())))
-"""
 
 
 def say(title, why=""):
@@ -100,15 +65,7 @@ class Demo:
         self.peer = example_peer()
         self.c = E.Cluster(lab, router_kind, binaries, ipv6_peers=True, **self.peer)
         self.lab, self.kind = lab, router_kind
-        self.cns = lab.netns("c")
-        rns = self.c.rns
-        lab.veth(rns, "cl0", self.cns, "eth0")
-        for router, client, length in (CLIENT_NET, CLIENT_NET6):
-            lab.addr(rns, "cl0", f"{router}/{length}")
-            lab.addr(self.cns, "eth0", f"{client}/{length}")
-            lab.route(self.cns, "default", router)
-        for n in self.c.nodes:
-            lab.route(n["ns"], "default", E.ROUTER_V6)
+        self.cns = self.c.add_routed_client("c")
 
     def kubectl(self, *args, check=True):
         return L.run("kubectl", "--kubeconfig", self.c.kubeconfig, *args, ns=self.c.rns, check=check)
@@ -125,8 +82,7 @@ class Demo:
         show("kubectl apply -k manifests/examples/", self.kubectl("apply", "-k", EXAMPLES))
         # The responders: one per node, as a Deployment's pods would be, and
         # the EndpointSlice the cluster's EndpointSlice controller would write.
-        for n in c.nodes:
-            self.lab.start(f"web-{n['name']}", n["ns"], [sys.executable, "-c", RESPONDER, n["name"]])
+        c.start_responders()
         c.create("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", {
             "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": "web-demo", "namespace": "default",
@@ -145,8 +101,7 @@ class Demo:
         """Sends count requests from the client and prints who answered; the
         demo doubles as a test (suite e2e), so the answer must be exactly the
         nodes in `answering`, with no failed request."""
-        out = L.run(sys.executable, "-c", REQUESTS, ip, str(count), ns=self.cns, timeout=120).strip()
-        counts = collections.OrderedDict(kv.split("=") for kv in out.split())
+        counts = self.c.requests(self.cns, ip, count)
         for name, k in counts.items():
             print(f"   {name:8} {int(k):4}  {'#' * (int(k) // 5)}")
         if set(counts) != set(answering):

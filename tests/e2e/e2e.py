@@ -49,6 +49,48 @@ BINARIES = {
 }
 
 
+CLIENT_NET = ("198.51.100.129", "198.51.100.130", 25)  # router, client, length: outside every pool
+CLIENT_NET6 = ("2001:db8:ffff::1", "2001:db8:ffff::2", 64)
+
+# A node's HTTP responder: answers every GET on the ports given (default 80),
+# IPv4 and IPv6, with the node's name. kube-proxy's part (Service port → a
+# pod's targetPort) is left out: the responder listens on the Service port.
+RESPONDER = r"""
+import http.server, socket, sys, threading
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = sys.argv[1].encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+class S6(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    def server_bind(self):  # IPv6 only: the IPv4 server has 0.0.0.0:port
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+for port in [int(p) for p in sys.argv[2:]] or [80]:
+    threading.Thread(target=S6(("::", port), H).serve_forever, daemon=True).start()
+    threading.Thread(target=http.server.ThreadingHTTPServer(("0.0.0.0", port), H).serve_forever,
+                     daemon=True).start()
+threading.Event().wait()
+"""
+
+# COUNT requests to ADDRESS[:PORT], a new connection each: prints
+# "node-0=N node-1=N ... failed=N" (who answered).
+REQUESTS = r"""
+import collections, sys, urllib.request
+seen = collections.Counter()
+host = sys.argv[1] if ":" not in sys.argv[1] else f"[{sys.argv[1]}]"
+port = sys.argv[3] if len(sys.argv) > 3 else "80"
+for _ in range(int(sys.argv[2])):
+    try:
+        seen[urllib.request.urlopen(f"http://{host}:{port}/", timeout=3).read().decode()] += 1
+    except OSError:
+        seen["failed"] += 1
+print(" ".join(f"{k}={v}" for k, v in sorted(seen.items())))
+"""
+
+
 def node_ip(i):
     return f"192.0.2.{11 + i}"
 
@@ -111,6 +153,7 @@ class Cluster:
             lab.addr(ns, "eth0", f"{node_ip(i)}/24")
             lab.addr(ns, "eth0", f"{node_ip6(i)}/64")
             lab.route(ns, "default", ROUTER_V4)
+            lab.route(ns, "default", ROUTER_V6)
             if not dummy_links_work(ns):
                 L.run("ip", "link", "add", "kube-lb0", "type", "bridge", ns=ns)
             self.nodes.append({"name": name, "ns": ns, "i": i, "agent": None})
@@ -132,6 +175,30 @@ class Cluster:
         self.lab.addr(ns, "eth0", v4)
         self.lab.addr(ns, "eth0", v6)
         return ns
+
+    def add_routed_client(self, short="cl"):
+        """A client namespace behind the router, on its own link (CLIENT_NET,
+        CLIENT_NET6): it reaches remote Service addresses through the
+        router's ECMP routes, as a client outside the cluster does; its name."""
+        ns = self.lab.netns(short)
+        self.lab.veth(self.rns, f"{short}0", ns, "eth0")
+        for router, client, length in (CLIENT_NET, CLIENT_NET6):
+            self.lab.addr(self.rns, f"{short}0", f"{router}/{length}")
+            self.lab.addr(ns, "eth0", f"{client}/{length}")
+            self.lab.route(ns, "default", router)
+        return ns
+
+    def start_responders(self, ports=(80,)):
+        """One HTTP responder per node (RESPONDER) on ports, both families."""
+        for n in self.nodes:
+            self.lab.start(f"web-{n['name']}", n["ns"],
+                           [sys.executable, "-c", RESPONDER, n["name"]] + [str(p) for p in ports])
+
+    def requests(self, cns, ip, count, port=80):
+        """count HTTP requests from cns to ip:port, a new connection each:
+        {answering node or "failed": count}."""
+        out = L.run(sys.executable, "-c", REQUESTS, ip, str(count), str(port), ns=cns, timeout=120).strip()
+        return {k: int(v) for k, v in (kv.split("=") for kv in out.split())}
 
     # --- the API server -----------------------------------------------------
     def start_emulator(self):
@@ -195,6 +262,10 @@ class Cluster:
     def fib(self, prefix):
         return self.router.fib(prefix)
 
+    def agent_ready(self, n):
+        """Whether n's agent answers /readyz with ok."""
+        return L.run("curl", "-sf", "http://127.0.0.1:7473/readyz", ns=n["ns"], check=False).strip() == "ok"
+
     def lb_addresses(self, n):
         """Node n's addresses on kube-lb0 but the kernel's own IPv6 link-local
         one (the pre-created bridge gets it when it comes up)."""
@@ -202,10 +273,14 @@ class Cluster:
         return {f"{a['local']}/{a['prefixlen']}" for link in json.loads(out or "[]") for a in link.get("addr_info", [])
                 if a.get("scope") != "link"}
 
-    def service_ip(self, name):
+    def service_ips(self, name):
+        """The Service's ingress addresses, in status order."""
         svc = self.api("GET", f"/api/v1/namespaces/default/services/{name}")
-        ingress = svc.get("status", {}).get("loadBalancer", {}).get("ingress", [])
-        return ingress[0]["ip"] if ingress else None
+        return [i["ip"] for i in svc.get("status", {}).get("loadBalancer", {}).get("ingress", [])]
+
+    def service_ip(self, name):
+        ips = self.service_ips(name)
+        return ips[0] if ips else None
 
     def diagnose(self):
         """Tails of every process log, for a failure message."""
@@ -227,22 +302,26 @@ def create_nodes(c, ipv6=False):
                        "conditions": [{"type": "Ready", "status": "True"}]}})
 
 
-DEFAULT_GROUP = {"remote": {"v4pool": {"pool": "203.0.113.0/24", "subnet": "203.0.113.0/24", "aggregation": "/32"}}}
+V4_POOL = {"pool": "203.0.113.0/24", "subnet": "203.0.113.0/24", "aggregation": "/32"}
+V6_POOL = {"pool": "2001:db8:100::/120", "subnet": "2001:db8:100::/64", "aggregation": "/128"}
 
 
-def setup_objects(c, group=None, families=("ipv4-unicast",), ipv6_nodes=False):
-    """Herald's namespace, the Nodes, ServiceGroup `default` (spec `group`,
-    by default remote 203.0.113.0/24 host routes) and BGPPeer `router` to
-    the router's IPv4 address negotiating `families`."""
+def setup_objects(c, ipv6=False):
+    """The namespace, the Nodes and the remote ServiceGroup "default" with
+    V4_POOL, and the BGPPeer to the router's IPv4 address; with ipv6 the
+    Nodes have IPv6 addresses too, the group also V6_POOL and the one
+    session carries both families (IPv6 routes with the nodes' IPv6 next
+    hops)."""
     c.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    create_nodes(c, ipv6=ipv6_nodes)
+    create_nodes(c, ipv6)
     c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/servicegroups", {
         "apiVersion": "herald.dev/v1", "kind": "ServiceGroup", "metadata": {"name": "default"},
-        "spec": group or DEFAULT_GROUP})
+        "spec": {"remote": {"v4pool": V4_POOL, **({"v6pool": V6_POOL} if ipv6 else {})}}})
     c.create(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/bgppeers", {
         "apiVersion": "herald.dev/v1", "kind": "BGPPeer", "metadata": {"name": "router"},
         "spec": {"peerAddress": ROUTER_V4, "peerASN": ROUTER_ASN, "myASN": NODE_ASN, "holdTime": "9s",
-                 "connectRetryTime": "1s", "families": list(families)}})
+                 "connectRetryTime": "1s",
+                 "families": ["ipv4-unicast"] + (["ipv6-unicast"] if ipv6 else [])}})
 
 
 def endpoint_slice(nodes_with_endpoints):
@@ -253,12 +332,12 @@ def endpoint_slice(nodes_with_endpoints):
             "addressType": "IPv4", "endpoints": eps, "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
 
 
-def web_service(name="web", policy="Cluster", annotations=None, **spec):
+def web_service(name="web", policy="Cluster", annotations=None, port=80, **spec):
     """A LoadBalancer Service in `default` (spec: extra fields, e.g. ipFamilies)."""
     return {"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": "default", "annotations": annotations or {}},
             "spec": {"type": "LoadBalancer", "externalTrafficPolicy": policy,
-                     "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
+                     "ports": [{"name": "http", "port": port, "targetPort": 8080, "protocol": "TCP"}],
                      "selector": {"app": name}, **spec}}
 
 

@@ -86,8 +86,7 @@ def wait_ready(c, nodes):
     (before that, the election runs over fewer candidates). 120 s: on a
     loaded machine the emulator answered the first lists after 30-60 s."""
     for n in nodes:
-        poll(f"{n['name']}'s agent ready", lambda n=n: L.run(
-            "curl", "-sf", "http://127.0.0.1:7473/readyz", ns=n["ns"], check=False).strip() == "ok", 120)
+        poll(f"{n['name']}'s agent ready", lambda n=n: c.agent_ready(n), 120)
     poll("three node Leases", lambda: len([
         x for x in c.api("GET", f"/apis/coordination.k8s.io/v1/namespaces/{E.NAMESPACE}/leases")["items"]
         if x["metadata"]["name"].startswith("herald-node-")]) == 3, 30)

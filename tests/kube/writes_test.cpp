@@ -41,3 +41,34 @@ TEST_CASE("event objects and patch bodies") {
   CHECK(nlohmann::json::parse(annotations_patch({{"a", "1"}, {"b", std::nullopt}}, std::nullopt)) ==
         nlohmann::json::parse(R"({"metadata":{"annotations":{"a":"1","b":null}}})"));
 }
+
+TEST_CASE("status_update: only a change is written, transition times kept while a condition's status holds") {
+  using nlohmann::json;
+  const json accepted = {{"conditions", {{{"type", "Accepted"}, {"status", "True"}, {"reason", "Accepted"}, {"message", "m"}}}}};
+  auto first = status_update(accepted, json(nullptr), {}, "2026-11-30T08:00:00Z");
+  REQUIRE(first);
+  CHECK((*first)["conditions"][0]["lastTransitionTime"] == "2026-11-30T08:00:00Z");
+  CHECK_FALSE(status_update(accepted, *first, {}, "2026-11-30T09:00:00Z"));  // steady: nothing to write
+
+  json refused = accepted;
+  refused["conditions"][0]["status"] = "False";
+  refused["conditions"][0]["reason"] = "PasswordUnavailable";
+  auto second = status_update(refused, *first, {}, "2026-11-30T09:00:00Z");
+  REQUIRE(second);
+  CHECK((*second)["conditions"][0]["lastTransitionTime"] == "2026-11-30T09:00:00Z");
+
+  json message_only = accepted;
+  message_only["conditions"][0]["message"] = "other";
+  auto third = status_update(message_only, *first, {}, "2026-11-30T10:00:00Z");
+  REQUIRE(third);
+  CHECK((*third)["conditions"][0]["lastTransitionTime"] == "2026-11-30T08:00:00Z");  // status did not change
+
+  // A field no longer reported is removed (null in the merge patch); an unlisted one is left alone.
+  json stored = *first;
+  stored["v4Size"] = 8;
+  stored["other"] = 1;
+  auto fourth = status_update(accepted, stored, {"v4Size"}, "2026-11-30T10:00:00Z");
+  REQUIRE(fourth);
+  CHECK((*fourth)["v4Size"].is_null());
+  CHECK_FALSE(fourth->contains("other"));
+}

@@ -73,8 +73,9 @@ def check_rbac(objs):
                       f"{where}: Secrets and Leases only in herald-system: {rule}")
     agent = find(objs, "ClusterRole", "herald-agent")
     writes = [(r["resources"], v) for r in agent["rules"] for v in r["verbs"] if v not in ("get", "list", "watch")]
-    check(sorted(writes) == [(["events"], "create"), (["events"], "patch"), (["services"], "patch")],
-          f"agent writes only Service patches and Events cluster-wide: {writes}")
+    check(sorted(writes) == [(["bgppeers/status"], "patch"), (["events"], "create"), (["events"], "patch"),
+                             (["services"], "patch")],
+          f"agent writes only Service patches, BGPPeer status and Events cluster-wide: {writes}")
     secrets = [r for r in find(objs, "Role", "herald-agent")["rules"] if "secrets" in r["resources"]]
     check(len(secrets) == 1 and sorted(secrets[0]["verbs"]) == ["get", "list", "watch"],
           f"agent reads Secrets, writes none: {secrets}")
