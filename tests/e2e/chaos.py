@@ -29,6 +29,10 @@
 #   - exactly one allocator replica leads; every process is alive, and its
 #     RSS and open descriptors stayed within RSS_BOUND_MIB / FD_BOUND of its
 #     first sample.
+# Each outage starts from a quiet point, and every kube-lb0 and the router's
+# routes must stay unchanged through it (sampled every 0.3 s). Agents and
+# allocators stopped with SIGTERM (during the run and at its end) must exit
+# 0, which a sanitizer report would prevent.
 #
 #   python3 chaos.py [bird|frr] [--seed N] [--duration S] [--long-outage]
 #
@@ -37,8 +41,9 @@
 # shared and bad_input.py's api-outage already holds the agents through a
 # full minute; the short outages run always.
 # The seed is printed first and in the summary line: replay a failure with
-# the same --seed and --duration (the sequence of actions is the same; their
-# timing against the daemons is not).
+# the same --seed and --duration (the same random choices; the few that
+# depend on what the cluster shows, which replica leads or which addresses
+# a kube-lb0 holds, and the timing against the daemons can differ).
 # Exit: 0 pass, 1 fail, 77 skip (1 instead of 77 under CI=true).
 import argparse
 import ipaddress
