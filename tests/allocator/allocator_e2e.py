@@ -12,7 +12,9 @@ older installation; pool grow / shrink / delete; a restart with 1,000
 allocated Services (no address changes, no writes beyond the Lease); two
 replicas with the leader SIGKILLed while Services are being created (no
 address twice at any moment, every Service served); a leader frozen past its
-renew deadline writes nothing when it wakes. /metrics is checked with
+renew deadline writes nothing when it wakes; an API-server outage (all
+requests, then only writes refused) during which nothing is written and
+after which the Services created meanwhile are served. /metrics is checked with
 promtool (skipped with a message when promtool is missing; under CI=true
 that fails). Pools use documentation ranges only.
 """
@@ -517,6 +519,7 @@ def scenario_restart_1000():
         print("restart: leading and rebuilt after %.1f s" % (time.time() - t0))
         time.sleep(1.5)  # past the group status debounce and any write that would follow
         _, reqs, _ = c.req("GET", "/_emulator/requests")
+        reqs = [r for r in reqs if not r["target"].startswith("/_emulator/")]
         writes = [r for r in reqs if r["verb"] in ("create", "update", "patch", "delete") and "/leases" not in r["target"]]
         check(not writes, "a restart writes nothing but the Lease: %s" % writes[:5])
         check(snapshot() == before, "no Service changed (addresses and resourceVersions)")
@@ -654,6 +657,88 @@ def scenario_paused_leader():
         c.close()
 
 
+def scenario_api_outage():
+    """Issue 13: with the API server unreachable (every request 503, every
+    connection dropped) the allocator writes nothing, and neither replica
+    believes it leads once its Lease cannot be renewed; Services created
+    meanwhile (through the emulator's admin endpoint, which the outage does
+    not touch) get addresses after it, no address twice."""
+    c = Cluster()
+    try:
+        c.group("default", remote(v4=[("192.0.2.0/24", "192.0.2.0/26")]))
+        c.ensure_namespace("outage")
+        x = c.start("replica-x", wait_leading=False)
+        y = c.start("replica-y", wait_leading=False)
+        leader = wait_for(lambda: next((r for r in (x, y) if r.leading()), None), "one replica leads", timeout=30)
+        for i in range(5):
+            c.service("outage", "before-%d" % i)
+        before = {i: c.wait_ips("outage", "before-%d" % i) for i in range(5)}
+        c.settle(leader)
+        c.req("POST", "/_emulator/requests?clear=1")
+        c.req("POST", "/_emulator/fail?code=503&count=100000000")
+        c.req("POST", "/_emulator/drop")
+        during = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "during-%d" % i, "namespace": "outage"},
+                   "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]}} for i in range(8)]
+        st, body, _ = c.req("POST", "/_emulator/objects", during)
+        check(st == 200 and body.get("created") == 8, "8 Services created during the outage: %s %s" % (st, body))
+        wait_for(lambda: x.metric("herald_allocator_leader") == 0 and y.metric("herald_allocator_leader") == 0,
+                 "neither replica leads while the Lease cannot be renewed", timeout=15)
+        time.sleep(5)
+        _, reqs, _ = c.req("GET", "/_emulator/requests")
+        reqs = [r for r in reqs if not r["target"].startswith("/_emulator/")]
+        writes = [r for r in reqs if r["verb"] in ("create", "update", "patch", "delete")]
+        served = [r for r in reqs if not str(r["code"]).startswith("5")]
+        check(reqs, "the replicas kept asking during the outage")
+        check(not served, "nothing was served during the outage: %s" % served[:5])
+        c.req("POST", "/_emulator/reset-faults")
+        back = time.time()
+        w = ServiceWatch(c.emu, "outage")
+        w.start()
+        for i in range(8):
+            c.wait_ips("outage", "during-%d" % i, timeout=60)
+        print("api-outage: %d requests (%d writes) refused during the outage; the 8 Services created meanwhile "
+              "served %.1f s after it" % (len(reqs), len(writes), time.time() - back))
+        check(all(c.ips("outage", "before-%d" % i) == before[i] for i in range(5)),
+              "the Services served before the outage kept their addresses")
+        _, body, _ = c.req("GET", "/api/v1/namespaces/outage/services")
+        ips = [i.get("ip") for s in body["items"] for i in s.get("status", {}).get("loadBalancer", {}).get("ingress", [])]
+        check(len(ips) == 13 and len(set(ips)) == 13, "13 Services, 13 distinct addresses: %s" % ips)
+        check(sum(1 for r in (x, y) if r.leading()) == 1, "exactly one replica leads after the outage")
+        # Second phase: reads and watches work, every write fails. The
+        # leader sees the new Services, cannot write their addresses (nor
+        # renew its Lease); after it they are served, still no address twice.
+        leader = next(r for r in (x, y) if r.leading())
+        c.settle(leader)
+        c.req("POST", "/_emulator/requests?clear=1")
+        for verb in ("create", "update", "patch", "delete"):
+            c.req("POST", "/_emulator/fail?code=503&count=100000000&verb=%s" % verb)
+        st, body, _ = c.req("POST", "/_emulator/objects", [dict(d, metadata={"name": "ro-%d" % i, "namespace": "outage"})
+                                                          for i, d in enumerate(during[:4])])
+        check(st == 200 and body.get("created") == 4, "4 Services created during the write outage: %s" % body)
+        wait_for(lambda: x.metric("herald_allocator_leader") == 0 and y.metric("herald_allocator_leader") == 0,
+                 "neither replica leads while the Lease cannot be renewed", timeout=15)
+        time.sleep(3)
+        check(all(not c.ips("outage", "ro-%d" % i) for i in range(4)), "no address written during the write outage")
+        _, reqs, _ = c.req("GET", "/_emulator/requests")
+        writes = [r for r in reqs if r["verb"] in ("create", "update", "patch", "delete")]
+        status_writes = [r for r in writes if "/services/" in r["target"]]
+        check(all(str(r["code"]).startswith("5") for r in writes), "every write refused: %s" %
+              [r for r in writes if not str(r["code"]).startswith("5")][:5])
+        c.req("POST", "/_emulator/reset-faults")
+        back = time.time()
+        for i in range(4):
+            c.wait_ips("outage", "ro-%d" % i, timeout=60)
+        print("api-outage (writes only): %d writes refused (%d to Services); the 4 Services created meanwhile served "
+              "%.1f s after it" % (len(writes), len(status_writes), time.time() - back))
+        _, body, _ = c.req("GET", "/api/v1/namespaces/outage/services")
+        ips = [i.get("ip") for s in body["items"] for i in s.get("status", {}).get("loadBalancer", {}).get("ingress", [])]
+        check(len(ips) == 17 and len(set(ips)) == 17, "17 Services, 17 distinct addresses: %s" % ips)
+        w.stop()
+        check(not w.violations, "no address on two Services at any moment: %s" % w.violations[:5])
+    finally:
+        c.close()
+
+
 SCENARIOS = [
     ("class-filter", scenario_class_filter),
     ("groups", scenario_groups),
@@ -666,6 +751,7 @@ SCENARIOS = [
     ("restart-1000", scenario_restart_1000),
     ("failover", scenario_failover),
     ("paused-leader", scenario_paused_leader),
+    ("api-outage", scenario_api_outage),
 ]
 
 

@@ -25,6 +25,7 @@ import glob
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -217,16 +218,29 @@ class Cluster:
             self.url = f.read().strip()
         log(f"emulator at {self.url}")
 
-    def api(self, method, path, body=None, content_type="application/json", check=True):
-        """One request to the emulator from the router namespace; the JSON reply."""
+    def api(self, method, path, body=None, content_type="application/json", check=True, retry_s=0):
+        """One request to the emulator from the router namespace; the JSON reply.
+        retry_s > 0: a dropped connection, 429 or 5xx (injected faults) is
+        retried for that long before it counts."""
         args = ["curl", "-sS", "-X", method, "-H", f"Content-Type: {content_type}", "-w", "\n%{http_code}",
                 self.url + path]
         if body is not None:
             args[1:1] = ["--data-binary", "@-"]
         for h in self.api_headers:
             args[1:1] = ["-H", h]
-        out = L.run(*args, ns=self.rns, input=json.dumps(body) if body is not None else None)
-        text, _, code = out.rpartition("\n")
+        deadline = time.monotonic() + retry_s
+        while True:
+            try:
+                out = L.run(*args, ns=self.rns, input=json.dumps(body) if body is not None else None)
+            except subprocess.CalledProcessError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
+                continue
+            text, _, code = out.rpartition("\n")
+            if not (code == "429" or code.startswith("5")) or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
         if check and not code.startswith("2"):
             raise AssertionError(f"{method} {path}: HTTP {code}: {text[:500]}")
         return json.loads(text) if text.strip() else {}
@@ -238,11 +252,14 @@ class Cluster:
         return self.api("PATCH", path, patch, "application/merge-patch+json")
 
     # --- Herald -------------------------------------------------------------
-    def start_allocator(self):
-        self.allocator = self.lab.start("allocator", self.rns, [
+    def start_allocator(self, identity="allocator", http_port=7472):
+        """One allocator replica in the router namespace (replicas need their
+        own identity and port); returns its Proc (also self.allocator)."""
+        self.allocator = self.lab.start(identity, self.rns, [
             self.bin["allocator"], "--kubeconfig", self.kubeconfigs.get("allocator", self.kubeconfig),
-            "--namespace", NAMESPACE, "--http", "127.0.0.1:7472", "--lease-duration", "4", "--renew-deadline", "3",
-            "--retry-period", "1", *self.herald_args])
+            "--namespace", NAMESPACE, "--identity", identity, "--http", f"127.0.0.1:{http_port}",
+            "--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "1", *self.herald_args])
+        return self.allocator
 
     def start_agent(self, n):
         n["agent"] = self.lab.start(f"agent-{n['name']}", n["ns"], [
@@ -259,8 +276,11 @@ class Cluster:
         return L.run("curl", "-sf", "http://127.0.0.1:7473/readyz", ns=n["ns"], check=False).strip() == "ok"
 
     def lb_addresses(self, n):
+        """Node n's addresses on kube-lb0 but the kernel's own IPv6 link-local
+        one (the pre-created bridge gets it when it comes up)."""
         out = L.run("ip", "-j", "addr", "show", "dev", "kube-lb0", ns=n["ns"])
-        return {f"{a['local']}/{a['prefixlen']}" for link in json.loads(out or "[]") for a in link.get("addr_info", [])}
+        return {f"{a['local']}/{a['prefixlen']}" for link in json.loads(out or "[]") for a in link.get("addr_info", [])
+                if a.get("scope") != "link"}
 
     def service_ips(self, name):
         """The Service's ingress addresses, in status order."""
