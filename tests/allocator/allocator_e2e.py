@@ -157,10 +157,15 @@ class Cluster:
         elif method == "DELETE":
             st, body, _ = self.req("DELETE", path + "/" + name)
         else:
-            # A merge patch cannot shrink lists or drop keys reliably: replace the spec whole.
-            _, cur, _ = self.req("GET", path + "/" + name)
-            cur["spec"] = spec
-            st, body, _ = self.req("PUT", path + "/" + name, cur)
+            # A merge patch cannot shrink lists or drop keys reliably: replace the
+            # spec whole. The allocator writes the group's status meanwhile, so
+            # a stale resourceVersion (409) reads the group again, as kubectl does.
+            for _ in range(10):
+                _, cur, _ = self.req("GET", path + "/" + name)
+                cur["spec"] = spec
+                st, body, _ = self.req("PUT", path + "/" + name, cur)
+                if st != 409:
+                    break
         check(st in (200, 201), "ServiceGroup %s %s: %s %s" % (name, method, st, body))
         return body
 
