@@ -198,6 +198,12 @@ class Cluster:
         for n in self.nodes:
             self.lab.start(f"web-{n['name']}", n["ns"],
                            [sys.executable, "-c", RESPONDER, n["name"]] + [str(p) for p in ports])
+        # Listening before anything is routed to them: a Service can converge
+        # at the router in a few ms, sooner than a Python server starts.
+        for n in self.nodes:
+            for p in ports:
+                poll(f"{n['name']}'s responder listening on port {p} (IPv4 and IPv6)", lambda n=n, p=p: len(
+                    L.run("ss", "-Hltn", f"sport = :{p}", ns=n["ns"]).strip().splitlines()) >= 2, 20)
 
     def requests(self, cns, ip, count, port=80):
         """count HTTP requests from cns to ip:port, a new connection each:
