@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -152,6 +153,15 @@ int main(int argc, char** argv) {
   };
   signals.async_wait(on_signal);
   io.run();
+  // Teardown from here on, after a clean shutdown: a SIGTERM arriving now
+  // must not turn exit 0 into death by signal. (The chaos soak saw an ASan
+  // build, stopped once, end with SIGTERM after logging "stopped"; the
+  // sender is not known, see the notes.) clear() first: Asio restores the
+  // default action when the last registration goes.
+  boost::system::error_code ignored;
+  signals.clear(ignored);
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
   if (api) api->stop();
   spdlog::info("herald-agent: stopped");
   return 0;
