@@ -17,6 +17,7 @@
 #include <boost/asio.hpp>
 #include <csignal>
 #include <cstdio>
+#include <pthread.h>
 #include <cstdlib>
 #include <string>
 #include <unistd.h>
@@ -37,6 +38,15 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
+  // SIGTERM / SIGINT wait (pending) until the handler below is in place: a
+  // pod deleted while the agent starts (kubeconfig, netlink, the gRPC server)
+  // still shuts down gracefully instead of dying by the signal. Threads
+  // started meanwhile (gRPC's) inherit the mask, so the main thread takes them.
+  sigset_t shutdown_signals;
+  sigemptyset(&shutdown_signals);
+  sigaddset(&shutdown_signals, SIGTERM);
+  sigaddset(&shutdown_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
   std::vector<std::string> args(argv + 1, argv + argc);
   auto parsed = herald::agent::parse_options(args, [](const std::string& name) -> std::optional<std::string> {
     if (const char* v = std::getenv(name.c_str())) return std::string(v);
@@ -115,6 +125,7 @@ int main(int argc, char** argv) {
   agent->start();
 
   asio::signal_set signals(io, SIGTERM, SIGINT);
+  pthread_sigmask(SIG_UNBLOCK, &shutdown_signals, nullptr);  // a pending one goes to the handler now
   asio::steady_timer exit_timer(io);
   bool stopping = false;
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
@@ -153,15 +164,6 @@ int main(int argc, char** argv) {
   };
   signals.async_wait(on_signal);
   io.run();
-  // Teardown from here on, after a clean shutdown: a SIGTERM arriving now
-  // must not turn exit 0 into death by signal. (The chaos soak saw an ASan
-  // build, stopped once, end with SIGTERM after logging "stopped"; the
-  // sender is not known, see the notes.) clear() first: Asio restores the
-  // default action when the last registration goes.
-  boost::system::error_code ignored;
-  signals.clear(ignored);
-  std::signal(SIGTERM, SIG_IGN);
-  std::signal(SIGINT, SIG_IGN);
   if (api) api->stop();
   spdlog::info("herald-agent: stopped");
   return 0;

@@ -243,6 +243,11 @@ class Chaos:
         n = self.rng.choice(self.c.nodes)
         pause = self.rng.uniform(0, 3) if sig == signal.SIGKILL else self.rng.uniform(2, 6)
         log(f"  agent {n['name']} {signal.Signals(sig).name}, started again after {pause:.1f} s")
+        if sig == signal.SIGTERM:
+            # A SIGTERM before the process reaches main (a sanitizer build
+            # starts slowly) ends it by the signal, as for any process; from
+            # main on the agent holds it until its handler is in place.
+            poll(f"agent {n['name']} in main (SIGTERM blocked or caught)", lambda: handles_sigterm(n["agent"].pid), 30)
         rc = n["agent"].stop(sig)
         if sig == signal.SIGTERM:
             expect_clean_exit(n["agent"], rc)
@@ -485,6 +490,17 @@ class Chaos:
             kinds[kind] = (max(rss, r["rss"] - r["rss0"]), max(fds, r["fds"] - r["fds0"]))
         return "growth (RSS MiB / fds, bound +%d / +%d, emulator +%d fds): %s" % (
             RSS_BOUND_MIB, FD_BOUND, EMULATOR_FD_BOUND, ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(kinds.items())))
+
+
+def handles_sigterm(pid):
+    """Whether the process blocks or catches SIGTERM (its main has started)."""
+    bit = 1 << (signal.SIGTERM - 1)
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            masks = [line.split()[1] for line in f if line.startswith(("SigBlk:", "SigCgt:"))]
+    except OSError:
+        return False
+    return any(int(m, 16) & bit for m in masks)
 
 
 def expect_clean_exit(proc, rc):
