@@ -28,14 +28,7 @@ bgp::wire::ip_address network_of(const bgp::wire::ip_prefix& p) {
 }  // namespace
 
 bool prefix_covers(const bgp::wire::ip_prefix& p, const bgp::wire::ip_address& a) {
-  if (p.addr.family != a.family) return false;
-  std::size_t bits = p.length;
-  for (std::size_t i = 0; bits > 0 && i < a.size(); ++i) {
-    std::uint8_t mask = bits >= 8 ? 0xff : static_cast<std::uint8_t>(0xff << (8 - bits));
-    if ((p.addr.octets[i] & mask) != (a.octets[i] & mask)) return false;
-    bits = bits >= 8 ? bits - 8 : 0;
-  }
-  return true;
+  return p.addr.family == a.family && network_of(p) == network_of({a, p.length});
 }
 
 bool sessions_differ(const bgp::speaker_config& a, const bgp::speaker_config& b) {

@@ -115,7 +115,8 @@ def run_one(argv, bdir, env):
             return 77, f"SKIP: {argv[0][1:]} not built in {bdir}\n", 0.0, 0.0, 0.0
         argv = [exe] + argv[1:]
     if not os.path.exists(argv[1] if argv[0] == sys.executable else argv[0]):
-        return 77, f"SKIP: {shown(argv[1:2])} does not exist yet\n", 0.0, 0.0, 0.0
+        # plan() names every script; one missing is a bug here, not a skip.
+        return 1, f"FAIL: {shown(argv[1:2])} does not exist\n", 0.0, 0.0, 0.0
     load0 = os.getloadavg()[0]
     t0 = time.monotonic()
     print(f"== {shown(argv)}", flush=True)
@@ -202,6 +203,9 @@ def self_test():
     failed = render([sys.executable, f"{E2E}/x.py", "bird"], 1, "a\nboom\n", 1.0, 0.1, 0.2)
     if not any("Failed (exit 1)" in ln for ln in failed) or "boom" not in failed:
         problems.append(f"render of a failure: {failed}")
+    missing = run_one([sys.executable, f"{E2E}/no-such-bench.py"], None, {})
+    if missing[0] != 1:
+        problems.append(f"a missing benchmark script is a failure, not a skip: {missing}")
     skipped = render(["@bench-x"], 77, "SKIP: not built\n", 0, 0, 0)
     if "not run (SKIP: not built)" not in skipped[0]:
         problems.append(f"render of a skip: {skipped}")
@@ -223,9 +227,10 @@ def main():
     if args.self_test:
         return self_test()
     mode = args.mode or "short"
+    ci = os.environ.get("CI") == "true"  # a skip is a failure there, as for the test suites
     if os.geteuid() != 0:
         print("SKIP: the benchmarks need root (network namespaces); run: sudo scripts/bench.sh", flush=True)
-        return 77
+        return 1 if ci else 77
     sections = plan(mode)
     only = set(args.only.split(",")) if args.only else {s[0] for s in sections}
     unknown = only - {s[0] for s in sections}
@@ -241,7 +246,7 @@ def main():
               f"build: {bdir and os.path.relpath(bdir, ROOT)} ({bdir and buildtype(bdir)}); "
               f"herald-speaker: {speaker and os.path.relpath(speaker, ROOT)} "
               f"({speaker and buildtype(os.path.dirname(os.path.dirname(speaker)))}).")
-    failed = []
+    failed, skipped = [], []
     t_all = time.monotonic()
     results = {}
     for name, title, cmds in sections:
@@ -250,12 +255,16 @@ def main():
         body = [header, ""]
         for argv in cmds:
             code, out, secs, l0, l1 = run_one(argv, bdir, env)
-            if code not in (0, 77):
+            if code == 77:
+                skipped.append(f"{shown(argv)}: {out.strip().splitlines()[-1] if out.strip() else 'skipped'}")
+            elif code != 0:
                 failed.append(shown(argv))
             body += render(argv, code, out, secs, l0, l1)
         results[name] = (title, body)
     total = time.monotonic() - t_all
     print(f"\nbench --{mode}: {len(results)} sections in {total:.0f} s; failed: {failed or 'none'}", flush=True)
+    for why in skipped:
+        print(f"skipped (says why): {why}", flush=True)
     if not args.no_write:
         with open(BENCHMARKS_MD) as f:
             text = f.read()
@@ -264,7 +273,7 @@ def main():
         with open(BENCHMARKS_MD, "w") as f:
             f.write(text)
         print(f"rewrote {len(results)} generated sections of {os.path.relpath(BENCHMARKS_MD, ROOT)}")
-    return 1 if failed else 0
+    return 1 if failed or (ci and skipped) else 0
 
 
 if __name__ == "__main__":
