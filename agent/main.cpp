@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "agent/options.hpp"
+#include "herald/exit_signals.hpp"
 #include "agent/runtime.hpp"
 #include "bgp/speaker.hpp"
 #include "kube/config.hpp"
@@ -164,6 +165,7 @@ int main(int argc, char** argv) {
   };
   signals.async_wait(on_signal);
   io.run();
+  herald::ignore_exit_signals_from_now(signals);
   if (api) api->stop();
   spdlog::info("herald-agent: stopped");
   return 0;

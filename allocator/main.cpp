@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "allocator/controller.hpp"
+#include "herald/exit_signals.hpp"
 #include "kube/config.hpp"
 #include "kube/http_server.hpp"
 
@@ -213,5 +214,6 @@ int main(int argc, char** argv) {
         asio::detached);
   });
   io.run();
+  herald::ignore_exit_signals_from_now(signals);
   return stopping ? 0 : 1;
 }

@@ -14,6 +14,7 @@
 
 #include "bgp/config_json.hpp"
 #include "bgp/speaker.hpp"
+#include "herald/exit_signals.hpp"
 #include "proto/server.hpp"
 
 using namespace herald::bgp;
@@ -222,6 +223,7 @@ int main(int argc, char** argv) {
   };
   signals.async_wait(on_signal);
   io.run();
+  herald::ignore_exit_signals_from_now(signals);
   if (api) api->stop();
   return 0;
 }

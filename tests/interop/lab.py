@@ -99,16 +99,26 @@ class Proc:
         if self.alive():
             os.kill(self.pid, sig)
 
-    def stop(self, sig=signal.SIGTERM, timeout=5.0):
-        """Sends sig, waits up to timeout, then SIGKILL. Returns the exit code."""
+    def stop(self, sig=signal.SIGTERM, timeout=5.0, repeat=False):
+        """Sends sig, waits up to timeout, then SIGKILL. Returns the exit code.
+        repeat: send sig again every few milliseconds until the process ends,
+        as an impatient operator or supervisor might; Herald's daemons must
+        still exit 0 (common/herald/exit_signals.hpp)."""
         if self.alive():
             try:
                 os.kill(self.pid, signal.SIGCONT)  # a stopped process cannot exit
                 os.kill(self.pid, sig)
             except ProcessLookupError:
                 pass
+            deadline = time.monotonic() + timeout
+            while repeat and self.popen.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.003)
+                try:
+                    os.kill(self.pid, sig)
+                except ProcessLookupError:
+                    break
             try:
-                self.popen.wait(timeout)
+                self.popen.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(5)
