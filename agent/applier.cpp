@@ -148,15 +148,11 @@ void applier::announce_new(const netlink::change_report& r, const desired_node_s
 }
 
 std::vector<bgp::wire::ip_prefix> applier::backed_filter(bgp::route_list& routes) {
+  // What the dummy link's reconciler just read and changed: no second dump
+  // of the link on the way from a Service change to its UPDATE.
   std::vector<bgp::wire::ip_address> on_link;
-  if (dummy_.rec) {
-    auto link = nl_.find_link(dummy_.name);
-    if (link) {
-      auto addrs = nl_.list_addresses(*link);
-      if (addrs)
-        for (const auto& a : *addrs) on_link.push_back(to_wire(a.address));
-    }
-  }
+  if (dummy_.rec)
+    for (const auto& a : dummy_.rec->on_link()) on_link.push_back(to_wire(a));
   // Sorted, the addresses a prefix covers are one run starting at or after
   // its network address: one lookup per route, not a scan of the link (with
   // 10,000 addresses the scan was half an idle agent's CPU).

@@ -68,11 +68,13 @@ nl_result<change_report> reconciler::set_desired(std::vector<address_spec> desir
 }
 
 nl_result<change_report> reconciler::reconcile() {
+  on_link_.clear();
   auto link = nl_.ensure_link(link_name_);
   if (!link) return link.error();
   ifindex_ = link->index;
   auto have = nl_.list_addresses(*link);
   if (!have) return have.error();
+  for (const auto& h : *have) on_link_.push_back(h.address);
 
   change_report report;
   std::vector<msg_ptr> requests;
@@ -120,14 +122,23 @@ nl_result<change_report> reconciler::reconcile() {
   if (requests.empty()) return report;
 
   auto acks = nl_.transact(requests);
-  if (!acks) return acks.error();
+  if (!acks) {
+    on_link_.clear();  // the batch's outcome is unknown
+    return acks.error();
+  }
   for (std::size_t i = 0; i < what.size(); ++i) {
     const auto& w = what[i];
     const auto& a = (*acks)[i];
     if (a.error == 0 || (w.k == kind::remove && a.error == EADDRNOTAVAIL)) {
-      if (w.k == kind::add) report.added.push_back(w.spec);
+      if (w.k == kind::add) {
+        report.added.push_back(w.spec);
+        on_link_.push_back(w.spec.address);
+      }
       if (w.k == kind::renew) report.renewed.push_back(w.spec);
-      if (w.k == kind::remove) report.removed.push_back(w.info);
+      if (w.k == kind::remove) {
+        report.removed.push_back(w.info);
+        std::erase(on_link_, w.info.address);
+      }
       continue;
     }
     const char* verb = w.k == kind::add ? "add" : w.k == kind::renew ? "renew" : "remove";

@@ -57,6 +57,10 @@ class reconciler : public std::enable_shared_from_this<reconciler> {
   void stop();
 
   const std::vector<address_spec>& desired() const { return desired_; }
+  // Every address on the link (any owner), as the last reconcile() read it
+  // with its own changes applied; empty after a failed one. What a caller
+  // checks right after set_desired() without another dump of the link.
+  const std::vector<ip_address>& on_link() const { return on_link_; }
 
  private:
   void schedule();
@@ -67,6 +71,7 @@ class reconciler : public std::enable_shared_from_this<reconciler> {
   rtnl& nl_;
   std::string link_name_;
   int ifindex_ = 0;
+  std::vector<ip_address> on_link_;
   std::vector<address_spec> desired_;
   bool scheduled_ = false;
   boost::asio::steady_timer renew_timer_;
