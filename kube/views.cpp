@@ -246,6 +246,10 @@ std::optional<std::string> base64_decode(std::string_view in) {
     }
     const unsigned triple = (static_cast<unsigned>(v[0]) << 18) | (static_cast<unsigned>(v[1]) << 12) |
                             (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
+    // The bits the padding leaves over must be zero (RFC 4648 §3.5): "946="
+    // and "944=" would otherwise both decode to the same two bytes, and the
+    // text would not be the one encoding of them Kubernetes writes.
+    if ((pad == 1 && (triple & 0xff) != 0) || (pad == 2 && (triple & 0xffff) != 0)) return std::nullopt;
     out.push_back(static_cast<char>((triple >> 16) & 0xff));
     if (pad < 2) out.push_back(static_cast<char>((triple >> 8) & 0xff));
     if (pad < 1) out.push_back(static_cast<char>(triple & 0xff));

@@ -179,7 +179,8 @@ struct custom_resource {
   static parse_result<custom_resource> parse(const nlohmann::json& object);
 };
 
-// Strict RFC 4648 base64 (padding required, as Kubernetes writes it).
+// Strict RFC 4648 base64 (padding required and the bits it leaves over
+// zero: exactly the text Kubernetes writes for the bytes).
 std::optional<std::string> base64_decode(std::string_view in);
 std::string base64_encode(std::string_view in);
 
