@@ -181,7 +181,10 @@ void speaker::reconfigure(speaker_config cfg) {
                        cfg.hostname != cfg_.hostname || cfg.graceful_restart != cfg_.graceful_restart ||
                        cfg.restart_time != cfg_.restart_time;
   if (global_change) {
-    spdlog::info("speaker: router id, AS, hostname or graceful restart changed: restarting every session");
+    // Only worth a line when there is a session to restart: the first
+    // configuration of a speaker (every agent's start) changes them all.
+    if (!keep.empty())
+      spdlog::info("speaker: router id, AS, hostname or graceful restart changed: restarting every session");
     for (auto& s : keep) s->stop(notification_message{notification_code::cease,
                                                       static_cast<std::uint8_t>(cease_subcode::other_configuration_change), {}});
     keep.clear();
