@@ -15,9 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio.hpp>
-#include <csignal>
 #include <cstdio>
-#include <pthread.h>
 #include <cstdlib>
 #include <string>
 #include <unistd.h>
@@ -41,13 +39,8 @@ using namespace std::chrono_literals;
 int main(int argc, char** argv) {
   // SIGTERM / SIGINT wait (pending) until the handler below is in place: a
   // pod deleted while the agent starts (kubeconfig, netlink, the gRPC server)
-  // still shuts down gracefully instead of dying by the signal. Threads
-  // started meanwhile (gRPC's) inherit the mask, so the main thread takes them.
-  sigset_t shutdown_signals;
-  sigemptyset(&shutdown_signals);
-  sigaddset(&shutdown_signals, SIGTERM);
-  sigaddset(&shutdown_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  // still shuts down gracefully instead of dying by the signal.
+  herald::hold_exit_signals();
   std::vector<std::string> args(argv + 1, argv + argc);
   auto parsed = herald::agent::parse_options(args, [](const std::string& name) -> std::optional<std::string> {
     if (const char* v = std::getenv(name.c_str())) return std::string(v);
@@ -126,7 +119,7 @@ int main(int argc, char** argv) {
   agent->start();
 
   asio::signal_set signals(io, SIGTERM, SIGINT);
-  pthread_sigmask(SIG_UNBLOCK, &shutdown_signals, nullptr);  // a pending one goes to the handler now
+  herald::release_exit_signals();  // a pending one goes to the handler now
   asio::steady_timer exit_timer(io);
   bool stopping = false;
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {

@@ -142,6 +142,9 @@ std::chrono::milliseconds to_ms(double seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // SIGTERM / SIGINT wait (pending) until the handler is in place: a pod
+  // deleted while the allocator starts still releases its Lease and exits 0.
+  herald::hold_exit_signals();
   options opt = parse_args(argc, argv);
   spdlog::set_level(spdlog::level::from_str(opt.log_level));
   // The kube client reads $KUBECONFIG; the flag overrides it (single thread here).
@@ -193,6 +196,7 @@ int main(int argc, char** argv) {
                opt.lease_name, opt.load_balancer_class, opt.allocate_unset_class ? " (and unset)" : "");
 
   asio::signal_set signals(io, SIGTERM, SIGINT);
+  herald::release_exit_signals();
   asio::steady_timer give_up(io);
   bool stopping = false;
   signals.async_wait([&](boost::system::error_code ec, int sig) {

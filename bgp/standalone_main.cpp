@@ -118,6 +118,9 @@ void write_status(const std::string& path, const nlohmann::json& j) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // SIGTERM / SIGINT wait (pending) until the handler is in place: a stop
+  // during start-up still ends in the configured graceful shutdown.
+  herald::hold_exit_signals();
   options opt;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -193,6 +196,7 @@ int main(int argc, char** argv) {
   spdlog::info("herald-speaker: {}", summary);
 
   asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  herald::release_exit_signals();
   bool stopping = false;
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec, int sig) {
     if (ec) return;

@@ -130,15 +130,9 @@ nl_result<change_report> reconciler::reconcile() {
     const auto& w = what[i];
     const auto& a = (*acks)[i];
     if (a.error == 0 || (w.k == kind::remove && a.error == EADDRNOTAVAIL)) {
-      if (w.k == kind::add) {
-        report.added.push_back(w.spec);
-        on_link_.push_back(w.spec.address);
-      }
+      if (w.k == kind::add) report.added.push_back(w.spec);
       if (w.k == kind::renew) report.renewed.push_back(w.spec);
-      if (w.k == kind::remove) {
-        report.removed.push_back(w.info);
-        std::erase(on_link_, w.info.address);
-      }
+      if (w.k == kind::remove) report.removed.push_back(w.info);
       continue;
     }
     const char* verb = w.k == kind::add ? "add" : w.k == kind::renew ? "renew" : "remove";
@@ -148,6 +142,15 @@ nl_result<change_report> reconciler::reconcile() {
     spdlog::warn("netlink reconciler {}: {}", link_name_, msg);
     report.failures.push_back(make_error(code, std::move(msg)));
   }
+  // on_link_: removals first (one pass, not a scan per removal), then the
+  // additions, so an address replaced in place (a new prefix length) stays.
+  if (!report.removed.empty()) {
+    std::vector<ip_address> gone;
+    for (const auto& r : report.removed) gone.push_back(r.address);
+    std::sort(gone.begin(), gone.end());
+    std::erase_if(on_link_, [&](const ip_address& a) { return std::binary_search(gone.begin(), gone.end(), a); });
+  }
+  for (const auto& a : report.added) on_link_.push_back(a.address);
   if (report.changed() || !report.failures.empty())
     spdlog::info("netlink reconciler {}: {}", link_name_, report.summary());
   return report;

@@ -36,22 +36,30 @@ CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
-def connect_in(ns, url):
-    """An HTTP connection to url opened from namespace ns: the socket stays in
-    ns after this thread switches back."""
-    u = urllib.parse.urlsplit(url)
+def made_in(ns, make):
+    """make() called with this thread in network namespace ns; what it
+    returns (a socket) stays in ns after the thread switches back."""
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     target = os.open(f"/var/run/netns/{ns}", os.O_RDONLY)
     try:
         if _libc.setns(target, CLONE_NEWNET) != 0:
             raise OSError(ctypes.get_errno(), "setns")
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-        conn.connect()
+        return make()
     finally:
         _libc.setns(own, CLONE_NEWNET)
         os.close(own)
         os.close(target)
-    return conn
+
+
+def connect_in(ns, url):
+    """An HTTP connection to url opened from namespace ns."""
+    u = urllib.parse.urlsplit(url)
+
+    def connect():
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        conn.connect()
+        return conn
+    return made_in(ns, connect)
 
 
 class RouteMonitor:

@@ -72,16 +72,8 @@ class WatchDelivery:
         self.own = conn.sock.getsockname()[1]
         self.first = {}
         self.offset = time.time() - time.monotonic()
-        own_ns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(f"/var/run/netns/{c.rns}", os.O_RDONLY)
-        try:
-            if bc._libc.setns(target, bc.CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns")
-            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))  # ETH_P_ALL
-        finally:
-            bc._libc.setns(own_ns, bc.CLONE_NEWNET)
-            os.close(own_ns)
-            os.close(target)
+        self.sock = bc.made_in(c.rns, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
+                                                            socket.htons(0x0003)))  # ETH_P_ALL
         code, n = _tcp_src_port_filter(port)
         buf = ctypes.create_string_buffer(code)
         fprog = struct.pack("HL", n, ctypes.addressof(buf))

@@ -311,6 +311,10 @@ TEST_CASE("the reconciler applies the minimal difference", "[netlink][reconciler
   REQUIRE(have);
   CHECK(has(*have, "2001:db8::1/64"));
   CHECK_FALSE(has(*have, "2001:db8::1/128"));
+  // on_link() keeps an address replaced in place (removed, then added again).
+  auto on_link = rec->on_link();
+  CHECK(std::count(on_link.begin(), on_link.end(), spec("2001:db8::1/64").address) == 1);
+  CHECK(on_link.size() == have->size());
   // A deprecated address (preferred lifetime 0, as local service addresses
   // are: never a source address) renews by its valid lifetime only; a
   // preferred lifetime that never "runs down" must not renew on every pass.
