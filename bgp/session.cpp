@@ -733,12 +733,15 @@ void session::do_write() {
 void session::routes_changed(const std::vector<ip_prefix>& prefixes) {
   if (fsm_.state() != session_state::established) return;  // the full sync at Established covers it
   dirty_.insert(prefixes.begin(), prefixes.end());
-  // Leading edge: after a quiet window the change goes out at once (still
-  // after the current handler, so one set_routes is one batch); changes that
-  // follow within the window wait for it and go out together.
+  // Leading edge: after a quiet window the change goes out at once, inside
+  // the caller's call (speaker calls notify once per set_routes / add_routes,
+  // so that is one batch), not after a trip through the timer queue behind
+  // whatever else is ready; changes that follow within the window wait for
+  // it and go out together.
   auto now = std::chrono::steady_clock::now();
   bool quiet = !last_change_flush_ || now - *last_change_flush_ >= coalesce_window;
-  schedule_flush(quiet ? 0ms : coalesce_window);
+  if (quiet && !flush_scheduled_) flush();
+  else schedule_flush(coalesce_window);
 }
 
 void session::resend_all() {

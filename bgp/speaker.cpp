@@ -304,6 +304,13 @@ void speaker::announce(const ip_prefix& p, const route_attrs& a) {
   notify(changed);
 }
 
+void speaker::add_routes(const route_list& routes) {
+  std::vector<ip_prefix> changed;
+  auto* sink = any_established() ? &changed : nullptr;
+  for (auto& [p, a] : routes) set_table_entry(p, intern(a), sink);
+  notify(changed);
+}
+
 void speaker::withdraw(const ip_prefix& p) {
   std::vector<ip_prefix> changed;
   // Only sessions past their full sync need to hear of single changes.

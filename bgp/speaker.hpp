@@ -30,6 +30,9 @@ class speaker {
   void reconfigure(speaker_config cfg);
 
   void announce(const wire::ip_prefix& p, const route_attrs& a);
+  // Adds or replaces these routes and leaves the rest of the table: one
+  // batch, so one UPDATE per family and peer where the attributes agree.
+  void add_routes(const route_list& routes);
   void withdraw(const wire::ip_prefix& p);
   // Replaces the whole route table; only the difference goes out.
   void set_routes(const route_list& routes);

@@ -1,6 +1,7 @@
 // Two speakers in one process, over real TCP on loopback (127.0.0.1 and
 // 127.0.0.2, no root needed): sessions come up, routes and attributes
-// arrive, changes are diffed, withdrawals go out, the hold timer fires on a
+// arrive, changes are diffed (add_routes adds beside the table, and after a
+// quiet spell goes out within the call), withdrawals go out, the hold timer fires on a
 // silent peer, graceful shutdown sends 65535:0 then withdraws, a bad
 // configuration (wrong AS) is refused with the right NOTIFICATION, and the
 // max-prefix limit closes the session, and BFD gates a session (held until
@@ -154,6 +155,23 @@ TEST_CASE("two speakers: establish, announce, change, withdraw, graceful shutdow
     CHECK(b.status().at(0).messages_out[2] == updates_before);
     b.withdraw(pfx("2001:db8:1::10/128"));
     REQUIRE(run_until(p.io, [&] { return received(a, "127.0.0.2").size() == 1; }));
+  }
+  SECTION("add_routes: added beside the table in one batch, out within the call after a quiet spell") {
+    p.io.run_for(20ms);  // longer than the coalescing window since the last change went out
+    p.io.restart();
+    auto updates_before = b.status().at(0).messages_out[2];
+    route_list more = {{pfx("198.51.100.11/32"), std::make_shared<const route_attrs>(service_attrs())},
+                       {pfx("198.51.100.12/32"), std::make_shared<const route_attrs>(service_attrs())}};
+    b.add_routes(more);
+    // Sent before the call returned, not after a trip through the timer
+    // queue: one UPDATE for both (same attributes).
+    CHECK(b.status().at(0).messages_out[2] == updates_before + 1);
+    // Within the window, the next change waits for it and goes out then.
+    b.add_routes({{pfx("198.51.100.13/32"), std::make_shared<const route_attrs>(service_attrs())}});
+    CHECK(b.status().at(0).messages_out[2] == updates_before + 1);
+    CHECK(b.route_count() == 5);  // the table keeps what was there
+    REQUIRE(run_until(p.io, [&] { return received(a, "127.0.0.2").size() == 5; }));
+    CHECK(b.status().at(0).messages_out[2] == updates_before + 2);
   }
   SECTION("graceful shutdown: GRACEFUL_SHUTDOWN first, then the withdraw and Cease") {
     bool done = false;
