@@ -67,8 +67,48 @@ nl_result<change_report> reconciler::set_desired(std::vector<address_spec> desir
   return r;
 }
 
+nl_result<change_report> reconciler::add_desired(std::vector<address_spec> more) {
+  for (const auto& m : more)
+    if (auto v = validate(m, link_name_); !v) return v.error();
+  auto known = [&](const address_spec& m) {
+    return is_desired(m.address) || std::find(on_link_.begin(), on_link_.end(), m.address) != on_link_.end() ||
+           std::count_if(more.begin(), more.end(), [&](const address_spec& o) { return o.address == m.address; }) > 1;
+  };
+  if (!link_ || scheduled_ || std::any_of(more.begin(), more.end(), known)) {
+    auto all = desired_;
+    all.insert(all.end(), more.begin(), more.end());
+    return set_desired(std::move(all));
+  }
+  std::vector<msg_ptr> requests;
+  for (const auto& m : more) requests.push_back(nl_.address_request(RTM_NEWADDR, false, *link_, m));
+  desired_.insert(desired_.end(), more.begin(), more.end());
+  arm_renewal();
+  auto acks = nl_.transact(requests);
+  if (!acks) return reconcile();  // the batch's outcome is unknown: read the link
+  change_report report;
+  bool refused = false;
+  for (std::size_t i = 0; i < more.size(); ++i) {
+    if ((*acks)[i].error != 0) {
+      refused = true;
+      continue;
+    }
+    report.added.push_back(more[i]);
+    on_link_.push_back(more[i].address);
+  }
+  if (refused) {
+    // The pass finds this batch's additions on the link: report them with its own.
+    auto r = reconcile();
+    if (r) r->added.insert(r->added.begin(), report.added.begin(), report.added.end());
+    return r;
+  }
+  // No summary line here: on this path every microsecond before the
+  // caller's UPDATE counts, and the caller logs each address after it.
+  return report;
+}
+
 nl_result<change_report> reconciler::reconcile() {
   on_link_.clear();
+  link_.reset();
   auto link = nl_.ensure_link(link_name_);
   if (!link) return link.error();
   ifindex_ = link->index;
@@ -119,13 +159,17 @@ nl_result<change_report> reconciler::reconcile() {
     requests.push_back(nl_.address_request(RTM_NEWADDR, false, *link, *d));
     what.push_back({kind::add, *d, {}});
   }
-  if (requests.empty()) return report;
 
+  if (requests.empty()) {
+    link_ = *link;
+    return report;
+  }
   auto acks = nl_.transact(requests);
   if (!acks) {
     on_link_.clear();  // the batch's outcome is unknown
     return acks.error();
   }
+  link_ = *link;
   for (std::size_t i = 0; i < what.size(); ++i) {
     const auto& w = what[i];
     const auto& a = (*acks)[i];

@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,15 @@ class reconciler : public std::enable_shared_from_this<reconciler> {
   // must agree: one bad entry fails the call with errc::invalid_argument and
   // nothing is applied. Then applies the difference.
   nl_result<change_report> set_desired(std::vector<address_spec> desired);
+  // Adds to the desired set without reading the link again: one pipelined
+  // batch of additions, for the agent's fast path (a Service's new address
+  // on its way to the router). Falls back to an ordinary pass (set_desired
+  // with the union) when there is no current view of the link (no pass yet,
+  // the last one failed, a repair is pending), or an address is desired
+  // already, on the link already, or listed twice. A refusal (an operator's
+  // address there, a view gone stale) is settled by a full pass at once.
+  // Unlike a pass, it logs nothing: the caller does, once its route is out.
+  nl_result<change_report> add_desired(std::vector<address_spec> more);
   // Re-applies the current desired set (after drift, or to renew lifetimes).
   // Fails only when the link or the address list cannot be read; individual
   // refusals are in change_report::failures.
@@ -71,6 +81,7 @@ class reconciler : public std::enable_shared_from_this<reconciler> {
   rtnl& nl_;
   std::string link_name_;
   int ifindex_ = 0;
+  std::optional<link_info> link_;  // as the last successful pass found it; none after a failed one
   std::vector<ip_address> on_link_;
   std::vector<address_spec> desired_;
   bool scheduled_ = false;

@@ -330,6 +330,77 @@ TEST_CASE("the reconciler applies the minimal difference", "[netlink][reconciler
   rec->stop();
 }
 
+TEST_CASE("add_desired adds without reading the link, and falls back to a pass when it must", "[netlink][reconciler]") {
+  lb_namespace lb;
+  lb.ns.run("ip link set kube-lb0 up && ip addr add 192.0.2.50/32 dev kube-lb0");  // the operator's
+  enter in(lb.ns);
+  boost::asio::io_context io;
+  auto nl = open_rtnl();
+  auto rec = std::make_shared<reconciler>(io.get_executor(), *nl, "kube-lb0");
+  auto link = nl->find_link("kube-lb0");
+  REQUIRE(link);
+  auto kernel_has = [&](const char* cidr) {
+    auto have = nl->list_addresses(*link);
+    REQUIRE(have);
+    return has(*have, cidr);
+  };
+  auto desired_text = [&] {
+    std::vector<std::string> out;
+    for (const auto& d : rec->desired()) out.push_back(d.to_string());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+
+  // Before any pass there is no view of the link: an ordinary pass.
+  auto r = rec->add_desired({spec("192.0.2.1/32")});
+  REQUIRE(r);
+  CHECK(r->added.size() == 1);
+  CHECK(kernel_has("192.0.2.1/32"));
+
+  // Then one batch of additions; on_link() and desired() follow.
+  r = rec->add_desired({spec("192.0.2.2/32"), spec("2001:db8::2/128")});
+  REQUIRE(r);
+  REQUIRE(r->added.size() == 2);
+  CHECK(r->removed.empty());
+  CHECK(kernel_has("192.0.2.2/32"));
+  CHECK(kernel_has("2001:db8::2/128"));
+  CHECK(desired_text() == std::vector<std::string>{"192.0.2.1/32", "192.0.2.2/32", "2001:db8::2/128"});
+  auto have = nl->list_addresses(*link);
+  REQUIRE(have);
+  CHECK(rec->on_link().size() == have->size());
+
+  // Already desired, or an operator's address on the link: a pass settles
+  // it (nothing added twice, the operator's kept and reported).
+  r = rec->add_desired({spec("192.0.2.2/32")});
+  REQUIRE(r);
+  CHECK_FALSE(r->changed());
+  r = rec->add_desired({spec("192.0.2.50/32")});
+  REQUIRE(r);
+  REQUIRE(r->foreign_kept.size() == 1);
+  CHECK(r->foreign_kept[0].address.to_string() == "192.0.2.50");
+
+  // A view gone stale (an address appeared behind the reconciler's back,
+  // its event not read): the kernel refuses the addition, and the pass that
+  // follows reports it as the operator's, the other addition as added.
+  lb.ns.run("ip addr add 192.0.2.60/32 dev kube-lb0");
+  r = rec->add_desired({spec("192.0.2.3/32"), spec("192.0.2.60/32")});
+  REQUIRE(r);
+  REQUIRE(r->added.size() == 1);
+  CHECK(r->added[0].to_string() == "192.0.2.3/32");
+  std::vector<std::string> foreign;
+  for (const auto& f : r->foreign_kept) foreign.push_back(f.address.to_string());
+  std::sort(foreign.begin(), foreign.end());
+  CHECK(foreign == std::vector<std::string>{"192.0.2.50", "192.0.2.60"});  // both desired, both the operator's
+  CHECK(kernel_has("192.0.2.3/32"));
+
+  // Bad input is refused whole, as by set_desired.
+  auto bad = rec->add_desired({spec("192.0.2.4/32"), spec("224.0.0.1/32")});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().is(errc::invalid_argument));
+  CHECK_FALSE(kernel_has("192.0.2.4/32"));
+  rec->stop();
+}
+
 TEST_CASE("lookups: links by regex", "[netlink][lookup]") {
   netns ns("look");
   ns.run("ip link add hnl-v0 type veth peer name hnl-v1 && ip link add hnl-br7 type bridge");
