@@ -100,16 +100,20 @@ std::optional<netlink::change_report> applier::reconcile_link(link_state& st, co
     report.errors.push_back(std::string(what) + " link " + want.link + ": " + r.error().message);
     return std::nullopt;
   }
-  count(*r);
-  for (const auto& a : r->added) spdlog::info("agent: {}: added {}", want.link, a.to_string());
-  for (const auto& a : r->removed) spdlog::info("agent: {}: removed {}", want.link, a.to_string());
-  for (const auto& a : r->foreign_kept)
-    spdlog::warn("agent: {}: {} is held by another owner (not Herald); left alone", want.link, a.to_string());
-  for (const auto& f : r->failures) {
-    spdlog::warn("agent: {}: {}", want.link, f.message);
+  log_change(want.link, *r, report);
+  return *r;
+}
+
+void applier::log_change(const std::string& link, const netlink::change_report& r, apply_report& report) {
+  count(r);
+  for (const auto& a : r.added) spdlog::info("agent: {}: added {}", link, a.to_string());
+  for (const auto& a : r.removed) spdlog::info("agent: {}: removed {}", link, a.to_string());
+  for (const auto& a : r.foreign_kept)
+    spdlog::warn("agent: {}: {} is held by another owner (not Herald); left alone", link, a.to_string());
+  for (const auto& f : r.failures) {
+    spdlog::warn("agent: {}: {}", link, f.message);
     report.errors.push_back(f.message);
   }
-  return *r;
 }
 
 void applier::announce_new(const netlink::change_report& r, const desired_node_state& d) {
@@ -203,6 +207,35 @@ apply_report applier::apply(desired_node_state desired) {
     sp_.initial_routes_complete();
   }
   return report;
+}
+
+apply_report applier::add(std::vector<netlink::address_spec> addresses, bgp::route_list routes) {
+  apply_report report;
+  ++counters_.applies;
+  if (!dummy_.rec || !applied_) {
+    report.addresses_ok = false;
+    report.errors.push_back("no dummy link applied yet");
+    return report;
+  }
+  auto r = dummy_.rec->add_desired(std::move(addresses));
+  // Held routes are logged by the next apply(), which holds them too.
+  report.routes_held = backed_filter(routes);
+  sp_.add_routes(routes);  // the UPDATE leaves now (session.cpp: leading edge); logs follow it
+  report.routes_announced = routes.size();
+  if (!r) {
+    ++counters_.netlink_errors;
+    report.addresses_ok = false;
+    report.errors.push_back("dummy link " + dummy_.name + ": " + r.error().message);
+  } else {
+    log_change(dummy_.name, *r, report);
+    report.dummy = std::move(*r);
+  }
+  return report;
+}
+
+const std::vector<netlink::address_spec>& applier::dummy_desired() const {
+  static const std::vector<netlink::address_spec> none;
+  return dummy_.rec ? dummy_.rec->desired() : none;
 }
 
 void applier::on_netlink_event(const netlink::event& e) {

@@ -79,6 +79,15 @@ class applier {
 
   // Addresses first, then the speaker. Never throws; problems are in the report.
   apply_report apply(desired_node_state desired);
+  // The agent's fast path: adds `addresses` to the dummy link (without
+  // reading it again) and then announces the routes they back, leaving
+  // everything else as the last apply() left it. Only for what that apply
+  // did not have (the agent checks with dummy_desired() and the speaker's
+  // table); the next apply() replaces both as usual. Needs a previous
+  // apply() with a dummy link: else nothing is done and the report says so.
+  apply_report add(std::vector<netlink::address_spec> addresses, bgp::route_list routes);
+  // Herald's addresses desired on the dummy link (empty before the first apply).
+  const std::vector<netlink::address_spec>& dummy_desired() const;
   // Forward every netlink event: drift on either link is repaired at once.
   void on_netlink_event(const netlink::event& e);
   // Stops timers and announcers; the addresses stay (a restarted agent adopts them).
@@ -101,6 +110,7 @@ class applier {
   std::optional<netlink::change_report> reconcile_link(link_state& st, const link_addresses& want,
                                                        const char* what, apply_report& report);
   void count(const netlink::change_report& r);
+  void log_change(const std::string& link, const netlink::change_report& r, apply_report& report);
   void announce_new(const netlink::change_report& r, const desired_node_state& d);
   std::vector<bgp::wire::ip_prefix> backed_filter(bgp::route_list& routes);
 

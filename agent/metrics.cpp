@@ -39,6 +39,8 @@ std::string render_agent_metrics(const agent_figures& f) {
             f.netlink.garp_sent);
   w.counter("herald_agent_garp_errors_total", "Gratuitous ARP / unsolicited NA failures.", f.netlink.garp_errors);
   w.counter("herald_agent_plans_total", "Plans computed and applied.", f.plans);
+  w.counter("herald_agent_fast_path_applies_total",
+            "Service addresses added and announced before the full plan (the fast path).", f.fast_path_applies);
   if (f.reconcile_seconds) {
     w.family("herald_agent_reconcile_duration_seconds", "histogram",
              "From a change seen (after the debounce) to the plan applied to netlink and the speaker.");

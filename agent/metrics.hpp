@@ -36,6 +36,7 @@ struct agent_figures {
   std::uint64_t lease_renewals = 0;
   std::uint64_t events_dropped = 0;
   std::uint64_t plans = 0;
+  std::uint64_t fast_path_applies = 0;  // a Service's new address applied before the full plan
   const prometheus::histogram* reconcile_seconds = nullptr;
   bool ready = false;
 };

@@ -587,6 +587,20 @@ node_plan plan_node(const cluster_state& state, std::string_view node_name, cons
   return planner(state, node_name, facts).run();
 }
 
+std::optional<service_additions> additions_only(
+    const node_plan& single, const std::vector<netlink::address_spec>& desired,
+    const std::function<bool(const bgp::wire::ip_prefix&)>& announced,
+    const std::function<bool(const bgp::wire::ip_prefix&)>& other_service_in) {
+  // Local addresses are elected over the node Leases: the full plan's.
+  if (!single.local_addresses.empty() || single.dummy_addresses.empty()) return std::nullopt;
+  for (const auto& a : single.dummy_addresses)
+    if (std::any_of(desired.begin(), desired.end(), [&](const auto& d) { return d.address == a.spec.address; }))
+      return std::nullopt;
+  for (const auto& [prefix, attrs] : single.speaker.routes)
+    if (announced(prefix) || other_service_in(prefix)) return std::nullopt;
+  return service_additions{single.dummy_addresses, single.speaker.routes};
+}
+
 std::optional<std::string> rendezvous_winner(std::string_view key, const std::vector<std::string>& candidates) {
   const std::string* best = nullptr;
   std::uint64_t best_hash = 0;

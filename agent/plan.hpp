@@ -14,6 +14,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -151,6 +152,24 @@ struct node_plan {
 // in diagnostics (invalid BGPPeer, missing Secret, unknown or invalid group,
 // Local policy refused on a local address, ...).
 node_plan plan_node(const cluster_state& state, std::string_view node_name, const node_facts& facts);
+
+// The agent's fast path (docs/agent.md "The fast path"): a Service's new
+// address goes to the router without waiting for a full plan. `single` is
+// plan_node over the last full plan's cluster_state with only that Service
+// (and its EndpointSlices) in it. What it plans may be applied at once when
+// it only adds: no local address, no dummy address already desired
+// (`desired`), no prefix already announced, and no other Service with an
+// address in those prefixes. The Service's decision then depends on no
+// other Service, so the full plan that follows decides the same for it.
+// nullopt otherwise: the full plan does it all.
+struct service_additions {
+  std::vector<planned_address> addresses;
+  bgp::route_list routes;
+};
+std::optional<service_additions> additions_only(
+    const node_plan& single, const std::vector<netlink::address_spec>& desired,
+    const std::function<bool(const bgp::wire::ip_prefix&)>& announced,
+    const std::function<bool(const bgp::wire::ip_prefix&)>& other_service_in);
 
 // ---- building blocks, exposed for tests ----
 

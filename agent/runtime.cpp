@@ -63,16 +63,22 @@ node_agent::node_agent(asio::any_io_executor ex, std::shared_ptr<kube::client> c
 node_agent::~node_agent() = default;
 
 template <class T>
-std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bool own_namespace,
-                                                     std::function<bool(const T&, const T&)> update_matters) {
+std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bool own_namespace, change_kind kind,
+                                                     std::function<bool(const T&, const T&)> update_matters,
+                                                     std::function<bool(const T&)> fast_path) {
   std::weak_ptr<node_agent> weak = weak_from_this();
-  auto poke = [weak] {
-    if (auto self = weak.lock()) self->changed();
+  auto poke = [weak, kind] {
+    if (auto self = weak.lock()) self->changed(kind);
+  };
+  auto poke_fast = [weak, kind, fast_path](const T& object) {
+    auto self = weak.lock();
+    if (!self) return;
+    self->changed(fast_path && fast_path(object) ? change_kind::applied_early : kind);
   };
   kube::informer_handlers<T> h;
-  h.on_add = [poke](const T&) { poke(); };
-  h.on_update = [poke, update_matters](const T& before, const T& after) {
-    if (!update_matters || update_matters(before, after)) poke();
+  h.on_add = [poke_fast](const T& object) { poke_fast(object); };
+  h.on_update = [poke_fast, update_matters](const T& before, const T& after) {
+    if (!update_matters || update_matters(before, after)) poke_fast(after);
   };
   h.on_delete = [poke](const T&) { poke(); };
   kube::informer_options io;
@@ -84,15 +90,19 @@ std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bo
 }
 
 void node_agent::start() {
-  services_ = watch<kube::service>(kube::resources::services, false);
-  slices_ = watch<kube::endpoint_slice>(kube::resources::endpoint_slices, false);
+  std::weak_ptr<node_agent> weak = weak_from_this();
+  services_ = watch<kube::service>(kube::resources::services, false, change_kind::services, {},
+                                   [weak](const kube::service& s) {
+                                     auto self = weak.lock();
+                                     return self && self->apply_service_early(s);
+                                   });
+  slices_ = watch<kube::endpoint_slice>(kube::resources::endpoint_slices, false, change_kind::services);
   nodes_ = watch<kube::node>(kube::resources::nodes, false);
   groups_ = watch<kube::custom_resource>(servicegroups, true);
   peers_ = watch<kube::custom_resource>(bgppeers, true);
   node_agents_ = watch<kube::custom_resource>(lbnodeagents, true);
   secrets_ = watch<kube::secret>(kube::resources::secrets, true);
-  std::weak_ptr<node_agent> weak = weak_from_this();
-  leases_ = watch<kube::lease>(kube::resources::leases, true, [weak](const kube::lease& before, const kube::lease& after) {
+  leases_ = watch<kube::lease>(kube::resources::leases, true, change_kind::cluster, [weak](const kube::lease& before, const kube::lease& after) {
     auto self = weak.lock();
     return !self || self->lease_update_matters(before, after);
   });
@@ -184,8 +194,9 @@ bool node_agent::lease_update_matters(const kube::lease& before, const kube::lea
   return false;
 }
 
-void node_agent::changed() {
+void node_agent::changed(change_kind kind) {
   if (stopped_) return;
+  if (kind == change_kind::cluster) last_state_stale_ = true;
   auto now = std::chrono::steady_clock::now();
   if (!change_seen_) change_seen_ = now;
   // Never shorter than the last plan took: where plans are slow (10,000
@@ -195,7 +206,45 @@ void node_agent::changed() {
   // window); the changes that follow within it make one plan after it.
   auto window = std::max(opt_.debounce, last_plan_took_);
   bool quiet = !last_plan_done_ || now - *last_plan_done_ >= window;
-  schedule(quiet ? std::chrono::milliseconds(0) : window);
+  schedule(quiet && kind != change_kind::applied_early ? std::chrono::milliseconds(0) : window);
+}
+
+bool node_agent::apply_service_early(const kube::service& s) {
+  // Only against a current picture: no change but to Services and
+  // EndpointSlices since the last full plan, whose result is applied.
+  // Changes to other Services pending meanwhile are no obstacle:
+  // additions_only() reads their addresses from the cache and refuses a
+  // prefix any of them shares.
+  if (stopped_ || !ready_ || !last_state_ || last_state_stale_ || s.ingress.empty()) return false;
+  if (fast_paths_since_plan_ >= max_fast_paths_per_plan) return false;
+  auto& state = *last_state_;
+  state.services.assign(1, s);
+  if (s.external_traffic_policy == "Local")  // endpoints count only under Local
+    for (const auto& sl : slices_->cache().list_namespace(s.meta.ns))
+      if (sl->service_name() == s.meta.name) state.endpoint_slices.push_back(*sl);
+  auto single = plan_node(state, opt_.node_name, last_facts_);
+  state.services.clear();
+  state.endpoint_slices.clear();
+
+  auto announced = [&](const bgp::wire::ip_prefix& p) { return sp_.routes().find(p) != nullptr; };
+  auto other_service_in = [&](const bgp::wire::ip_prefix& p) {
+    for (const auto& [key, other] : services_->cache().objects()) {
+      if (other->meta.ns == s.meta.ns && other->meta.name == s.meta.name) continue;
+      for (const auto& ingress : other->ingress)
+        if (auto a = bgp::wire::ip_address::parse(ingress.ip); a && prefix_covers(p, *a)) return true;
+    }
+    return false;
+  };
+  auto add = additions_only(single, applier_->dummy_desired(), announced, other_service_in);
+  if (!add) return false;
+  std::vector<netlink::address_spec> specs;
+  for (const auto& a : add->addresses) specs.push_back(a.spec);
+  auto report = applier_->add(std::move(specs), std::move(add->routes));
+  for (const auto& e : report.errors) spdlog::warn("agent: {}", e);
+  ++figures_.fast_path_applies;
+  ++fast_paths_since_plan_;
+  log_decisions(single, false);
+  return true;
 }
 
 void node_agent::schedule(std::chrono::milliseconds delay) {
@@ -283,6 +332,8 @@ void node_agent::run_plan() {
   const auto started = std::chrono::steady_clock::now();
   auto t0 = change_seen_.value_or(started);
   change_seen_.reset();
+  last_state_stale_ = false;  // this plan reads every input afresh
+  fast_paths_since_plan_ = 0;
   auto state = build_state();
   auto settings = settings_for_node(state, opt_.node_name);
   auto facts = gather_facts(settings);
@@ -324,9 +375,17 @@ void node_agent::run_plan() {
   write_peer_statuses(plan);
   report_diagnostics(plan);
   arm_lease_expiry(state);
+  if (report.addresses_ok) {
+    state.services = {};
+    state.endpoint_slices = {};
+    last_state_ = std::move(state);
+    last_facts_ = std::move(facts);
+  } else {
+    last_state_.reset();  // the fast path adds to an applied picture only
+  }
 }
 
-void node_agent::log_decisions(const node_plan& plan) {
+void node_agent::log_decisions(const node_plan& plan, bool complete) {
   // One line per address that starts or stops being served here, naming the
   // Services and the peers it goes to (routes go to the peers whose families
   // match; route_attrs.peers narrows that to selected peers).
@@ -356,6 +415,10 @@ void node_agent::log_decisions(const node_plan& plan) {
         spdlog::info("agent: announcing {} for {} from {} to {}", cidr, join(a.services), plan.dummy_link,
                      peers_for(a.spec));
     }
+  if (!complete) {
+    last_addresses_.merge(now);
+    return;
+  }
   for (const auto& [cidr, svcs] : last_addresses_)
     if (!now.count(cidr)) spdlog::info("agent: withdrawing {} (was for {}): no longer planned on this node", cidr, join(svcs));
   last_addresses_ = std::move(now);

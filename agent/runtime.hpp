@@ -44,6 +44,11 @@
 
 namespace herald::agent {
 
+// Fast-path applies between two full plans. Each scans the Service cache
+// for a prefix another Service shares (O(Services)); a burst (the allocator
+// handing out thousands of addresses) is the full plan's job.
+inline constexpr unsigned max_fast_paths_per_plan = 8;
+
 inline constexpr std::chrono::seconds node_lease_duration{40};
 inline constexpr std::chrono::seconds node_lease_renew{10};
 
@@ -72,19 +77,36 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
  private:
   node_agent(boost::asio::any_io_executor ex, std::shared_ptr<kube::client> c, agent_options o, netlink::rtnl& nl,
              bgp::speaker& sp);
+  // What a change touched, for the fast path: Services and EndpointSlices
+  // it reads afresh from the caches; anything else (Nodes, Leases, Herald's
+  // objects, the node's own addresses) makes the last full plan's picture
+  // stale until the next full plan.
+  enum class change_kind { cluster, services, applied_early };
   template <class T>
   std::shared_ptr<kube::informer<T>> watch(const kube::resource& r, bool own_namespace,
-                                           std::function<bool(const T&, const T&)> update_matters = {});
+                                           change_kind kind = change_kind::cluster,
+                                           std::function<bool(const T&, const T&)> update_matters = {},
+                                           std::function<bool(const T&)> fast_path = {});
   // False for a renewal of a Lease this agent already counts as live: the
   // renewal is noted (the Lease's expiry moves) and no plan runs for it.
   bool lease_update_matters(const kube::lease& before, const kube::lease& after);
   bool all_synced() const;
-  void changed();
+  // Schedules the full plan. After change_kind::applied_early (the fast
+  // path applied what was urgent) it waits out the debounce window even
+  // after a quiet spell, instead of competing for the CPU at once.
+  void changed(change_kind kind = change_kind::cluster);
+  // The fast path (plan.hpp additions_only): a Service's new remote address
+  // is added and announced at once, planned against the last full plan's
+  // picture of everything but Services and EndpointSlices; only while that
+  // picture is current (no other kind of change since). True if it applied.
+  bool apply_service_early(const kube::service& s);
   void schedule(std::chrono::milliseconds delay);
   void run_plan();
   cluster_state build_state();
   node_facts gather_facts(const node_agent_settings& settings);
-  void log_decisions(const node_plan& plan);
+  // `complete`: the plan is the node's whole plan, so what it lacks is
+  // withdrawn; else (the fast path) it only adds.
+  void log_decisions(const node_plan& plan, bool complete = true);
   void write_annotations(const node_plan& plan);
   void report_diagnostics(const node_plan& plan);
   void arm_lease_expiry(const cluster_state& state);
@@ -119,6 +141,12 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::optional<std::chrono::steady_clock::time_point> last_plan_done_;  // a change after a quiet spell plans at once
   bool stopped_ = false;
   bool ready_ = false;
+  // The last full plan's input, Services and EndpointSlices left out: what
+  // the fast path plans one Service against.
+  std::optional<cluster_state> last_state_;
+  node_facts last_facts_;
+  bool last_state_stale_ = false;  // a change_kind::cluster change since it was taken
+  unsigned fast_paths_since_plan_ = 0;
 
   // Other nodes' Leases: when this agent saw each renewTime change (kube/election.hpp's rule).
   struct lease_seen {

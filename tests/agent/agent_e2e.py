@@ -12,6 +12,9 @@
 #     the address is on every node's kube-lb0 (pre-created as a bridge: this
 #     kernel has no dummy type); /readyz is 200, /metrics passes promtool;
 #     in a steady cluster the agents write nothing but their Leases;
+#  1b. a second Service given its address while the agents run: every agent
+#     applies it by the fast path (metric), the full plan keeps it and writes
+#     the announcing annotation; deleted, it is withdrawn;
 #  2. one agent restarted (SIGTERM with --shutdown withdraw, exit 0 after the
 #     graceful-shutdown drain and the withdrawal, then started again; the
 #     default --shutdown restart is tests/e2e/rolling.py's): the router's route never disappears (its RIB is
@@ -44,6 +47,7 @@ ROUTER_ASN, NODE_ASN = 65000, 65001
 NS = "herald-system"
 VIP = "203.0.113.10"
 VIP_PREFIX = f"{VIP}/32"
+VIP2 = "203.0.113.11"  # step 1b's Service, addressed while the agents run
 NODES = 3
 FREEZE_SECONDS = 25  # past a Lease renewal (10 s) and the 15 s after which the agent calls the API unreachable
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -224,6 +228,29 @@ def checks(router, emu, agents):
     L_assert(not others, f"writes in a steady cluster besides Leases: {others}")
     L_assert(len(writes) >= NODES, f"only {len(writes)} Lease writes in 11 s from {NODES} agents")
     log(f"ok   steady cluster: {len(writes)} writes in 11 s, all node Lease renewals")
+
+    # 1b. A Service that gets its address while the agents run takes the fast
+    # path on every node (docs/agent.md "The fast path"); the full plan that
+    # follows agrees (nothing removed) and writes the annotation.
+    second = service()
+    second["metadata"]["name"] = "api"
+    emu.create([second])
+    time.sleep(0.2)  # the agents have planned it without an address
+    emu.call("PATCH", "/api/v1/namespaces/shop/services/api/status",
+             {"status": {"loadBalancer": {"ingress": [{"ip": VIP2}]}}}, "application/merge-patch+json")
+    poll(f"router FIB {VIP2}/32 via all three", lambda: router.fib(f"{VIP2}/32") == want, 10)
+    poll("the announcing-IPv4 annotation of shop/api names the three nodes",
+         lambda: emu.call("GET", "/api/v1/namespaces/shop/services/api")["metadata"].get("annotations", {})
+         .get("herald.dev/announcing-IPv4") == ",".join(f"node-{i}" for i in range(NODES)), 10)
+    for a in agents:
+        code, text = a.http("/metrics")
+        fast = [line for line in text.splitlines() if line.startswith("herald_agent_fast_path_applies_total ")]
+        L_assert(fast and float(fast[0].split()[1]) >= 1, f"node-{a.i}: no fast-path apply: {fast}")
+        L_assert(a.has_vip() and f"{VIP2}/32" in L.run("ip", "-o", "addr", "show", "dev", "kube-lb0", ns=a.ns),
+                 f"node-{a.i}: an address left kube-lb0 after the full plan")
+    emu.call("DELETE", "/api/v1/namespaces/shop/services/api")
+    poll(f"{VIP2}/32 gone from the router's FIB", lambda: not router.fib(f"{VIP2}/32"), 30)
+    log(f"ok   1b. {VIP2} announced by the fast path on every node, kept by the full plan, then withdrawn")
 
     # 2. Restart one agent while watching the router's RIB and the node's kube-lb0.
     gaps, addr_gaps, stop = [], [], threading.Event()

@@ -896,3 +896,120 @@ TEST_CASE("peers: the other family over a session needs a next hop of that famil
     CHECK(dummy_cidrs(p) == strings{"203.0.113.10/32"});
   }
 }
+
+// The fast path's promise (plan.hpp additions_only): where it applies one
+// Service's plan on top of the node's plan without that Service, the result
+// is exactly the full plan with it; and it refuses whatever depends on
+// another Service (shared addresses, aggregates) or on the election (local
+// addresses). Checked for every Service of a varied cluster on every node.
+TEST_CASE("fast path: a Service's additions equal the full plan's, or none", "[plan][fast-path]") {
+  auto s = three_nodes();
+  json weighted = remote_pool();
+  weighted["remote"]["weightedECMP"] = true;
+  s.groups["weighted"] = make_group(weighted);
+  s.groups["agg"] = make_group(remote_pool("203.0.113.128/25", "2001:db8:6::/64", "/25"));
+  s.groups["lan"] = make_group({{"local", {{"v4pool", {{"pool", "192.0.2.128/25"}, {"subnet", "192.0.2.0/24"}}}}}});
+  s.services = {make_service("web", {"203.0.113.10"}),
+                make_service("dual", {"203.0.113.11", "2001:db8:5::11"}),
+                make_service("only-ready", {"203.0.113.12"}, "pool", "Local"),
+                make_service("shared-a", {"203.0.113.13"}),
+                make_service("shared-b", {"203.0.113.13"}),
+                make_service("weighed", {"203.0.113.14"}, "weighted", "Local"),
+                make_service("agg-1", {"203.0.113.130"}, "agg"),
+                make_service("agg-2", {"203.0.113.131"}, "agg"),
+                make_service("on-lan", {"192.0.2.140"}, "lan", "Cluster", "local"),
+                make_service("no-group", {"203.0.113.15"}, "missing")};
+  s.endpoint_slices = {make_slice("only-ready", "IPv4", {{"n1"}, {"n2", false}}),
+                       make_slice("weighed", "IPv4", {{"n1"}, {"n1"}, {"n3"}})};
+  REQUIRE(s.services.size() == 10);
+
+  using picture = std::pair<std::set<std::string>, std::map<std::string, bgp::route_attrs>>;
+  auto picture_of = [](const std::vector<planned_address>& addresses, const bgp::route_list& routes) {
+    picture out;
+    for (auto& a : addresses)
+      out.first.insert(a.spec.to_string() + " valid " + std::to_string(a.spec.valid_lifetime) +
+                       (a.spec.noprefixroute ? " noprefixroute" : ""));
+    for (auto& [prefix, attrs] : routes) out.second[prefix.to_string()] = *attrs;
+    return out;
+  };
+  // Whether prefix p (as "address/length") holds ingress address `ip`.
+  auto covers = [](const bgp::wire::ip_prefix& p, const std::string& ip) {
+    auto net = netlink::address_spec::parse(p.to_string());
+    boost::system::error_code ec;
+    auto a = boost::asio::ip::make_address(ip, ec);
+    return net && !ec && a.is_v4() == net->address.is_v4() &&
+           netlink::network_of(a, net->prefix_len) == netlink::network_of(net->address, net->prefix_len);
+  };
+  int applied = 0, refused = 0;
+  for (const std::string node : {"n1", "n2", "n3"}) {
+    auto full = plan_node(s, node, facts_for(node));
+    for (std::size_t i = 0; i < s.services.size(); ++i) {
+      const auto& svc = s.services[i];
+      INFO("node " << node << ", Service " << svc.meta.name);
+      auto without = s;
+      without.services.erase(without.services.begin() + static_cast<std::ptrdiff_t>(i));
+      auto before = plan_node(without, node, facts_for(node));
+      auto single_state = s;
+      single_state.services = {svc};
+      std::erase_if(single_state.endpoint_slices, [&](auto& sl) { return sl.service_name() != svc.meta.name; });
+      auto single = plan_node(single_state, node, facts_for(node));
+
+      std::vector<netlink::address_spec> desired;
+      for (auto& a : before.dummy_addresses) desired.push_back(a.spec);
+      auto announced = [&](const bgp::wire::ip_prefix& p) {
+        return std::any_of(before.speaker.routes.begin(), before.speaker.routes.end(),
+                           [&](auto& r) { return r.first == p; });
+      };
+      auto other_service_in = [&](const bgp::wire::ip_prefix& p) {
+        for (auto& other : without.services)
+          for (auto& ingress : other.ingress)
+            if (covers(p, ingress.ip)) return true;
+        return false;
+      };
+      auto add = additions_only(single, desired, announced, other_service_in);
+      if (!add) {
+        ++refused;
+        continue;
+      }
+      ++applied;
+      auto addresses = before.dummy_addresses;
+      addresses.insert(addresses.end(), add->addresses.begin(), add->addresses.end());
+      auto routes = before.speaker.routes;
+      routes.insert(routes.end(), add->routes.begin(), add->routes.end());
+      auto got = picture_of(addresses, routes), want = picture_of(full.dummy_addresses, full.speaker.routes);
+      CHECK(got.first == want.first);
+      CHECK((got.second == want.second));
+      CHECK(svc.meta.name.rfind("shared-", 0) != 0);  // the other holder is in the cluster
+      CHECK(svc.meta.name.rfind("agg-", 0) != 0);
+      CHECK(svc.meta.name != "on-lan");
+    }
+  }
+  // Both answers occur: Services that stand alone are applied on the nodes
+  // that serve them; shared, aggregated and local ones are refused.
+  CHECK(applied >= 8);
+  CHECK(refused >= 12);
+}
+
+TEST_CASE("fast path: refused when the address is desired, the prefix announced or shared", "[plan][fast-path]") {
+  auto s = three_nodes();
+  s.services = {make_service("web", {"203.0.113.10", "2001:db8:5::10"})};
+  auto single = plan_node(s, "n1", facts_for("n1"));
+  REQUIRE(single.dummy_addresses.size() == 2);
+  auto no = [](const bgp::wire::ip_prefix&) { return false; };
+  auto v6_only = [](const bgp::wire::ip_prefix& p) { return !p.addr.is_v4(); };
+
+  auto add = additions_only(single, {}, no, no);
+  REQUIRE(add);
+  node_plan added;
+  added.dummy_addresses = add->addresses;
+  CHECK(dummy_cidrs(added) == strings{"203.0.113.10/32", "2001:db8:5::10/128"});
+  CHECK(add->routes.size() == 2);
+
+  // A Service elsewhere in the cache with an address in a prefix (a change the
+  // full plan has not applied yet): its attributes may win there.
+  CHECK_FALSE(additions_only(single, {}, no, v6_only));
+  CHECK_FALSE(additions_only(single, {}, v6_only, no));  // announced already
+  CHECK_FALSE(additions_only(single, {single.dummy_addresses[0].spec}, no, no));  // on the link for another
+  node_plan nothing;
+  CHECK_FALSE(additions_only(nothing, {}, no, no));
+}
