@@ -132,8 +132,9 @@ api_error path_not_found() {
 }
 
 std::string event_line(const char* type, const json& object) {
-  json e = {{"type", type}, {"object", object}};
-  return e.dump() + "\n";
+  // Spelled out rather than dumping {"type": ..., "object": ...}: that would
+  // copy the whole object first.
+  return std::string("{\"type\":") + json(type).dump() + ",\"object\":" + object.dump() + "}\n";
 }
 
 // A resource request after routing.
@@ -397,10 +398,20 @@ struct server::impl : std::enable_shared_from_this<impl> {
   }
 
   void fan_out(const change& c) {
+    // Plain watchers seeing the same event get the same line, serialised
+    // once (kube-apiserver caches an event's encoding for its watchers too):
+    // else the last watcher waits for every other one's copy and dump.
+    std::map<std::pair<const char*, const json*>, std::string> encoded;
     for (auto& w : live_watchers()) {
       if (w->expired || w->dropped) continue;
       if (auto ev = filter_change(c, w->req)) {
-        w->lines.push_back(watch_line(w->req, ev->first, *ev->second));
+        if (w->req.table) {
+          w->lines.push_back(watch_line(w->req, ev->first, *ev->second));
+        } else {
+          auto [it, fresh] = encoded.try_emplace(*ev);
+          if (fresh) it->second = event_line(ev->first, *ev->second);
+          w->lines.push_back(it->second);
+        }
         w->wake.cancel();
       }
     }
