@@ -737,11 +737,13 @@ void session::routes_changed(const std::vector<ip_prefix>& prefixes) {
   // the caller's call (speaker calls notify once per set_routes / add_routes,
   // so that is one batch), not after a trip through the timer queue behind
   // whatever else is ready; changes that follow within the window wait for
-  // it and go out together.
+  // its end (10 ms after the last send, not 10 ms after themselves) and go
+  // out together.
   auto now = std::chrono::steady_clock::now();
   bool quiet = !last_change_flush_ || now - *last_change_flush_ >= coalesce_window;
-  if (quiet && !flush_scheduled_) flush();
-  else schedule_flush(coalesce_window);
+  if (!quiet) schedule_flush(std::chrono::ceil<std::chrono::milliseconds>(*last_change_flush_ + coalesce_window - now));
+  else if (!flush_scheduled_) flush();
+  // else a flush is on its way already and takes this change with it
 }
 
 void session::resend_all() {
