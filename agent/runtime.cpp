@@ -98,9 +98,17 @@ void node_agent::start() {
                                    });
   slices_ = watch<kube::endpoint_slice>(kube::resources::endpoint_slices, false, change_kind::services);
   nodes_ = watch<kube::node>(kube::resources::nodes, false);
-  groups_ = watch<kube::custom_resource>(servicegroups, true);
+  // The planner reads a ServiceGroup's and an LBNodeAgent's spec only, and
+  // the allocator rewrites a group's status (its address counts) after
+  // allocations: such an update neither replans nor holds the fast path
+  // back. A BGPPeer's status is the agents' own and still replans, so a
+  // status someone else wrote is corrected.
+  auto spec_changed = [](const kube::custom_resource& before, const kube::custom_resource& after) {
+    return before.spec != after.spec;
+  };
+  groups_ = watch<kube::custom_resource>(servicegroups, true, change_kind::cluster, spec_changed);
   peers_ = watch<kube::custom_resource>(bgppeers, true);
-  node_agents_ = watch<kube::custom_resource>(lbnodeagents, true);
+  node_agents_ = watch<kube::custom_resource>(lbnodeagents, true, change_kind::cluster, spec_changed);
   secrets_ = watch<kube::secret>(kube::resources::secrets, true);
   leases_ = watch<kube::lease>(kube::resources::leases, true, change_kind::cluster, [weak](const kube::lease& before, const kube::lease& after) {
     auto self = weak.lock();

@@ -11,7 +11,8 @@
 #  1. the router's FIB holds 203.0.113.10/32 with one next hop per node, and
 #     the address is on every node's kube-lb0 (pre-created as a bridge: this
 #     kernel has no dummy type); /readyz is 200, /metrics passes promtool;
-#     in a steady cluster the agents write nothing but their Leases;
+#     in a steady cluster the agents write nothing but their Leases, and
+#     ServiceGroup status writes (the allocator's) replan nothing;
 #  1b. a second Service given its address while the agents run: every agent
 #     applies it by the fast path (metric), the full plan keeps it and writes
 #     the announcing annotation; deleted, it is withdrawn;
@@ -140,6 +141,15 @@ class Agent:
         return f"{VIP}/32" in L.run("ip", "-o", "addr", "show", "dev", "kube-lb0", ns=self.ns)
 
 
+def metric(agent, name):
+    """The value of an unlabelled sample on the agent's /metrics."""
+    code, text = agent.http("/metrics")
+    L_assert(code == 200, f"node-{agent.i}: /metrics answered {code}")
+    values = [line.split()[1] for line in text.splitlines() if line.startswith(name + " ")]
+    L_assert(values, f"node-{agent.i}: /metrics lacks {name}")
+    return float(values[0])
+
+
 def check_metrics(agent):
     code, text = agent.http("/metrics")
     L_assert(code == 200, f"/metrics answered {code}")
@@ -229,6 +239,22 @@ def checks(router, emu, agents):
     L_assert(len(writes) >= NODES, f"only {len(writes)} Lease writes in 11 s from {NODES} agents")
     log(f"ok   steady cluster: {len(writes)} writes in 11 s, all node Lease renewals")
 
+    # A ServiceGroup's status (the allocator rewrites its address counts)
+    # is not read by the planner: five writes of it replan nothing (one
+    # incidental plan allowed; each write replanned every agent before).
+    plans = [metric(a, "herald_agent_plans_total") for a in agents]
+    group_status = f"/apis/herald.dev/v1/namespaces/{NS}/servicegroups/default/status"
+    for k in range(5):
+        emu.call("PATCH", group_status, {"status": {"poolType": "remote", "v4Size": "11", "v4InUse": k}},
+                 "application/merge-patch+json")
+        time.sleep(0.05)
+    time.sleep(0.5)
+    stored = emu.call("GET", f"/apis/herald.dev/v1/namespaces/{NS}/servicegroups/default").get("status", {})
+    L_assert(stored.get("v4InUse") == 4, f"the ServiceGroup status writes did not land: {stored}")
+    more = [metric(a, "herald_agent_plans_total") - p for a, p in zip(agents, plans)]
+    L_assert(all(m <= 1 for m in more), f"ServiceGroup status writes replanned: {more} plans per agent")
+    log(f"ok   five ServiceGroup status writes: {more} plans per agent")
+
     # 1b. A Service that gets its address while the agents run takes the fast
     # path on every node (docs/agent.md "The fast path"); the full plan that
     # follows agrees (nothing removed) and writes the annotation.
@@ -243,9 +269,7 @@ def checks(router, emu, agents):
          lambda: emu.call("GET", "/api/v1/namespaces/shop/services/api")["metadata"].get("annotations", {})
          .get("herald.dev/announcing-IPv4") == ",".join(f"node-{i}" for i in range(NODES)), 10)
     for a in agents:
-        code, text = a.http("/metrics")
-        fast = [line for line in text.splitlines() if line.startswith("herald_agent_fast_path_applies_total ")]
-        L_assert(fast and float(fast[0].split()[1]) >= 1, f"node-{a.i}: no fast-path apply: {fast}")
+        L_assert(metric(a, "herald_agent_fast_path_applies_total") >= 1, f"node-{a.i}: no fast-path apply")
         L_assert(a.has_vip() and f"{VIP2}/32" in L.run("ip", "-o", "addr", "show", "dev", "kube-lb0", ns=a.ns),
                  f"node-{a.i}: an address left kube-lb0 after the full plan")
     emu.call("DELETE", "/api/v1/namespaces/shop/services/api")
