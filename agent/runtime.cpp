@@ -65,20 +65,20 @@ node_agent::~node_agent() = default;
 template <class T>
 std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bool own_namespace, change_kind kind,
                                                      std::function<bool(const T&, const T&)> update_matters,
-                                                     std::function<bool(const T&)> fast_path) {
+                                                     std::function<bool(const T* before, const T& after)> fast_path) {
   std::weak_ptr<node_agent> weak = weak_from_this();
   auto poke = [weak, kind] {
     if (auto self = weak.lock()) self->changed(kind);
   };
-  auto poke_fast = [weak, kind, fast_path](const T& object) {
+  auto poke_fast = [weak, kind, fast_path](const T* before, const T& after) {
     auto self = weak.lock();
     if (!self) return;
-    self->changed(fast_path && fast_path(object) ? change_kind::applied_early : kind);
+    self->changed(fast_path && fast_path(before, after) ? change_kind::applied_early : kind);
   };
   kube::informer_handlers<T> h;
-  h.on_add = [poke_fast](const T& object) { poke_fast(object); };
+  h.on_add = [poke_fast](const T& object) { poke_fast(nullptr, object); };
   h.on_update = [poke_fast, update_matters](const T& before, const T& after) {
-    if (!update_matters || update_matters(before, after)) poke_fast(after);
+    if (!update_matters || update_matters(before, after)) poke_fast(&before, after);
   };
   h.on_delete = [poke](const T&) { poke(); };
   kube::informer_options io;
@@ -91,10 +91,14 @@ std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bo
 
 void node_agent::start() {
   std::weak_ptr<node_agent> weak = weak_from_this();
+  // Only a Service whose addresses changed may take the fast path: the
+  // agents' own annotation writes come back as updates of every announced
+  // Service, and planning each again would be wasted.
   services_ = watch<kube::service>(kube::resources::services, false, change_kind::services, {},
-                                   [weak](const kube::service& s) {
+                                   [weak](const kube::service* before, const kube::service& after) {
                                      auto self = weak.lock();
-                                     return self && self->apply_service_early(s);
+                                     if (!self || (before && before->ingress == after.ingress)) return false;
+                                     return self->apply_service_early(after);
                                    });
   slices_ = watch<kube::endpoint_slice>(kube::resources::endpoint_slices, false, change_kind::services);
   nodes_ = watch<kube::node>(kube::resources::nodes, false);

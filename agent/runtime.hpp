@@ -88,7 +88,7 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::shared_ptr<kube::informer<T>> watch(const kube::resource& r, bool own_namespace,
                                            change_kind kind = change_kind::cluster,
                                            std::function<bool(const T&, const T&)> update_matters = {},
-                                           std::function<bool(const T&)> fast_path = {});
+                                           std::function<bool(const T* before, const T& after)> fast_path = {});
   // False for a renewal of a Lease this agent already counts as live: the
   // renewal is noted (the Lease's expiry moves) and no plan runs for it.
   bool lease_update_matters(const kube::lease& before, const kube::lease& after);

@@ -297,15 +297,12 @@ void speaker::notify(const std::vector<ip_prefix>& changed) {
 }
 
 void speaker::announce(const ip_prefix& p, const route_attrs& a) {
-  std::vector<ip_prefix> changed;
-  // Only sessions past their full sync need to hear of single changes.
-  auto* sink = any_established() ? &changed : nullptr;
-  set_table_entry(p, intern(std::make_shared<const route_attrs>(a)), sink);
-  notify(changed);
+  add_routes({{p, std::make_shared<const route_attrs>(a)}});
 }
 
 void speaker::add_routes(const route_list& routes) {
   std::vector<ip_prefix> changed;
+  // Only sessions past their full sync need to hear of single changes.
   auto* sink = any_established() ? &changed : nullptr;
   for (auto& [p, a] : routes) set_table_entry(p, intern(a), sink);
   notify(changed);
