@@ -599,10 +599,10 @@ void session::on_update(const update_message& u, const decoded_message& d) {
   }
   if (rib_in_.size() > cfg_.max_prefixes) {
     spdlog::warn("peer {}: {} prefixes received, over the limit of {}", cfg_.name(), rib_in_.size(), cfg_.max_prefixes);
-    // RFC 4486 §4: data is AFI, SAFI and the limit.
-    bytes data{std::byte{0}, std::byte{1}, std::byte{1}};
-    for (int i = 3; i >= 0; --i) data.push_back(std::byte(static_cast<std::uint8_t>(cfg_.max_prefixes >> (8 * i))));
-    notification_message n{notification_code::cease, static_cast<std::uint8_t>(cease_subcode::maximum_prefixes_reached), data};
+    // RFC 4486 §4: the family of the prefixes that went over the limit (the
+    // limit counts every family together), and the limit.
+    const family over = announced.empty() || announced.back().addr.is_v4() ? ipv4_unicast : ipv6_unicast;
+    auto n = notification_message::maximum_prefixes(over, cfg_.max_prefixes);
     last_error_ = last_error_sent_ = n.to_string();
     fsm_input in;
     in.notification = n;

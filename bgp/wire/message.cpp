@@ -133,9 +133,32 @@ std::optional<std::string> notification_message::shutdown_communication() const 
   return std::string(reinterpret_cast<const char*>(data.data() + 1), len);
 }
 
+notification_message notification_message::maximum_prefixes(family f, std::uint32_t limit) {
+  bytes data;
+  writer w(data);
+  w.u16(static_cast<std::uint16_t>(f.a));
+  w.u8(static_cast<std::uint8_t>(f.s));
+  w.u32(limit);
+  return {notification_code::cease, static_cast<std::uint8_t>(cease_subcode::maximum_prefixes_reached), std::move(data)};
+}
+
+std::optional<notification_message::prefix_limit> notification_message::maximum_prefixes_data() const {
+  if (code != notification_code::cease ||
+      subcode != static_cast<std::uint8_t>(cease_subcode::maximum_prefixes_reached) || data.size() != 7)
+    return std::nullopt;
+  cursor c(data);
+  prefix_limit out;
+  out.fam.a = static_cast<afi>(c.u16());
+  out.fam.s = static_cast<safi>(c.u8());
+  out.limit = c.u32();
+  return out;
+}
+
 std::string notification_message::to_string() const {
   auto s = notification_name(code, subcode);
   if (auto comm = shutdown_communication()) s += " \"" + *comm + "\"";
+  if (auto lim = maximum_prefixes_data())
+    s += " (" + herald::bgp::wire::to_string(lim->fam) + ", limit " + std::to_string(lim->limit) + ")";
   return s;
 }
 

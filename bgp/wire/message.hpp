@@ -44,6 +44,14 @@ struct notification_message {
   // message of up to 255 octets after a length octet.
   static notification_message shutdown(cease_subcode sub, std::string_view communication);
   std::optional<std::string> shutdown_communication() const;
+  // RFC 4486 §4: Cease / Maximum Number of Prefixes Reached may carry the
+  // address family whose prefixes went over the limit, and the limit.
+  struct prefix_limit {
+    family fam;
+    std::uint32_t limit = 0;
+  };
+  static notification_message maximum_prefixes(family f, std::uint32_t limit);
+  std::optional<prefix_limit> maximum_prefixes_data() const;
   std::string to_string() const;
   friend bool operator==(const notification_message&, const notification_message&) = default;
 };

@@ -256,21 +256,43 @@ TEST_CASE("the hold timer closes a session whose peer went silent") {
   CHECK(run_until(p.io, seen, 2s));
 }
 
-TEST_CASE("the max-prefix limit closes the session with Cease / Maximum Number of Prefixes Reached") {
+namespace {
+
+// B announces `routes` to A, whose limit is 5 prefixes; what B hears back.
+std::string error_from_max_prefix_of_5(const route_list& routes) {
   pair_of_speakers p;
   p.a_cfg.peers[0].max_prefixes = 5;
+  p.a_cfg.peers[0].families = {ipv4_unicast, ipv6_unicast};
   speaker a(p.io.get_executor(), p.a_cfg);
   speaker b(p.io.get_executor(), p.b_cfg);
   REQUIRE_FALSE(a.start());
   REQUIRE_FALSE(b.start());
+  b.set_routes(routes);
+  b.initial_routes_complete();
+  REQUIRE(run_until(p.io, [&] { return !b.status().at(0).last_error_received.empty(); }));
+  return b.status().at(0).last_error_received;
+}
+
+}  // namespace
+
+TEST_CASE("the max-prefix limit closes the session with Cease / Maximum Number of Prefixes Reached") {
   route_list many;
   auto shared = std::make_shared<const route_attrs>();
   for (int i = 0; i < 10; ++i)
     many.emplace_back(ip_prefix{ip_address::v4(0xC6336400u + static_cast<std::uint32_t>(i)), 32}, shared);
-  b.set_routes(many);
-  b.initial_routes_complete();
-  REQUIRE(run_until(p.io, [&] { return !b.status().at(0).last_error_received.empty(); }));
-  CHECK(b.status().at(0).last_error_received == "Cease / Maximum Number of Prefixes Reached");
+  CHECK(error_from_max_prefix_of_5(many) == "Cease / Maximum Number of Prefixes Reached (ipv4-unicast, limit 5)");
+}
+
+TEST_CASE("IPv6 prefixes over the max-prefix limit are named in the Cease's data (RFC 4486 §4)") {
+  // The limit counts both families: 3 IPv4 and 3 IPv6 routes cross a limit
+  // of 5 in the IPv6 UPDATE, and the NOTIFICATION names IPv6.
+  route_list both;
+  auto shared = std::make_shared<const route_attrs>();
+  for (int i = 0; i < 3; ++i) {
+    both.emplace_back(ip_prefix{ip_address::v4(0xC6336400u + static_cast<std::uint32_t>(i)), 32}, shared);
+    both.emplace_back(*ip_prefix::parse("2001:db8::" + std::to_string(i + 1) + "/128"), shared);
+  }
+  CHECK(error_from_max_prefix_of_5(both) == "Cease / Maximum Number of Prefixes Reached (ipv6-unicast, limit 5)");
 }
 
 TEST_CASE("IPv4 routes over an IPv6 session carry an IPv6 next hop (RFC 8950)") {

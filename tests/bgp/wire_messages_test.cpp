@@ -134,6 +134,26 @@ TEST_CASE("NOTIFICATION round trip, with RFC 9003 shutdown communication") {
   CHECK(make_error_code(notification_code::hold_timer_expired, 0).message() == "Hold Timer Expired");
 }
 
+TEST_CASE("Cease / Maximum Number of Prefixes Reached carries the family and the limit (RFC 4486 §4)") {
+  auto n = notification_message::maximum_prefixes(ipv6_unicast, 70000);
+  CHECK(n.data == bytes{std::byte{0}, std::byte{2}, std::byte{1}, std::byte{0}, std::byte{1}, std::byte{0x11},
+                        std::byte{0x70}});
+  auto back = std::get<notification_message>(round_trip(n));
+  REQUIRE(back.maximum_prefixes_data());
+  CHECK(back.maximum_prefixes_data()->fam == ipv6_unicast);
+  CHECK(back.maximum_prefixes_data()->limit == 70000);
+  CHECK(back.to_string() == "Cease / Maximum Number of Prefixes Reached (ipv6-unicast, limit 70000)");
+  // The data is optional (RFC 4486 §4): without it, or cut short, only the name.
+  notification_message bare{notification_code::cease, 1, {}};
+  CHECK_FALSE(bare.maximum_prefixes_data());
+  CHECK(bare.to_string() == "Cease / Maximum Number of Prefixes Reached");
+  notification_message short_data{notification_code::cease, 1, {std::byte{0}, std::byte{1}, std::byte{1}}};
+  CHECK_FALSE(short_data.maximum_prefixes_data());
+  // Another Cease subcode with 7 octets of data is not read as a limit.
+  notification_message other{notification_code::cease, 3, n.data};
+  CHECK_FALSE(other.maximum_prefixes_data());
+}
+
 TEST_CASE("ROUTE-REFRESH round trip with BoRR and EoRR") {
   for (auto st : {route_refresh_message::normal, route_refresh_message::begin, route_refresh_message::end}) {
     route_refresh_message r{ipv6_unicast, st};
