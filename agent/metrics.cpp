@@ -52,6 +52,10 @@ std::string render_agent_metrics(const agent_figures& f) {
            "Kubernetes API failures: lists and watches per informer, and writes (resource=\"writes\").");
   for (const auto& i : f.informers) w.sample("herald_agent_kube_errors_total", {{"resource", i.resource}}, i.errors);
   w.sample("herald_agent_kube_errors_total", {{"resource", "writes"}}, f.kube_write_errors);
+  w.family("herald_agent_kube_handler_errors_total", "counter",
+           "Informer handlers that threw and list/watch loops restarted after an exception (logged as errors).");
+  for (const auto& i : f.informers)
+    w.sample("herald_agent_kube_handler_errors_total", {{"resource", i.resource}}, i.handler_errors);
   w.family("herald_agent_kube_watch_events_total", "counter", "Watch events received per informer.");
   for (const auto& i : f.informers) w.sample("herald_agent_kube_watch_events_total", {{"resource", i.resource}}, i.events);
   w.family("herald_agent_annotation_writes_total", "counter", "herald.dev/announcing-* annotation patches, by result.");

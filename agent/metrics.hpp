@@ -20,6 +20,7 @@ struct informer_figures {
   std::uint64_t errors = 0;  // failed lists and watches
   std::uint64_t events = 0;
   std::uint64_t relists = 0;
+  std::uint64_t handler_errors = 0;  // handlers that threw, loop restarts (kube/informer.hpp)
 };
 
 struct agent_figures {

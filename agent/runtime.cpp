@@ -73,7 +73,14 @@ std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bo
   auto poke_fast = [weak, kind, fast_path](const T* before, const T& after) {
     auto self = weak.lock();
     if (!self) return;
-    self->changed(fast_path && fast_path(before, after) ? change_kind::applied_early : kind);
+    bool early = false;
+    try {
+      early = fast_path && fast_path(before, after);
+    } catch (const std::exception& e) {
+      // The full plan below still runs for this change: it is the authority.
+      spdlog::error("agent: the fast path for {} failed: {}; the full plan handles it", after.meta.key(), e.what());
+    }
+    self->changed(early ? change_kind::applied_early : kind);
   };
   kube::informer_handlers<T> h;
   h.on_add = [poke_fast](const T& object) { poke_fast(nullptr, object); };
@@ -649,7 +656,7 @@ std::string node_agent::metrics() const {
   f.ready = ready_;
   for (const auto& [name, inf] : informers_) {
     const auto& s = inf->stats();
-    f.informers.push_back({name, inf->synced(), s.list_errors + s.watch_errors, s.events, s.gone});
+    f.informers.push_back({name, inf->synced(), s.list_errors + s.watch_errors, s.events, s.gone, s.handler_errors});
   }
   return render_agent_metrics(f);
 }

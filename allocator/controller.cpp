@@ -442,6 +442,7 @@ std::string controller::metrics() const {
     if (inf == nullptr) continue;
     f.list_errors += inf->stats().list_errors;
     f.watch_errors += inf->stats().watch_errors;
+    f.handler_errors += inf->stats().handler_errors;
   }
   std::string out = render_controller_metrics(f);
   if (active_) out += render_metrics(core_.group_statuses(), core_.counters());

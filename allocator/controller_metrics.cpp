@@ -25,6 +25,7 @@ std::string render_controller_metrics(const controller_figures& f) {
   w.sample("herald_allocator_kube_errors_total", {{"operation", "watch"}}, f.watch_errors);
   w.sample("herald_allocator_kube_errors_total", {{"operation", "write"}}, f.write_errors);
   w.sample("herald_allocator_kube_errors_total", {{"operation", "event"}}, f.event_errors);
+  w.sample("herald_allocator_kube_errors_total", {{"operation", "handler"}}, f.handler_errors);
   w.counter("herald_allocator_write_conflicts_total",
             "Writes refused with 409 (stale resourceVersion); the next informer event retries them.", f.conflicts);
   return w.take();

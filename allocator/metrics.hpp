@@ -36,6 +36,7 @@ struct controller_figures {
   std::uint64_t watch_errors = 0;
   std::uint64_t write_errors = 0;
   std::uint64_t event_errors = 0;
+  std::uint64_t handler_errors = 0;  // informer handlers that threw, loop restarts (kube/informer.hpp)
   std::uint64_t conflicts = 0;
 };
 
@@ -45,7 +46,7 @@ struct controller_figures {
 //   herald_allocator_rebuilds_total                           counter
 //   herald_allocator_writes_total{kind}                       counter: annotations, status, group_status, event
 //   herald_allocator_events_dropped_total                     counter
-//   herald_allocator_kube_errors_total{operation}             counter: list, watch, write, event
+//   herald_allocator_kube_errors_total{operation}             counter: list, watch, write, event, handler
 //   herald_allocator_write_conflicts_total                    counter
 std::string render_controller_metrics(const controller_figures& f);
 

@@ -3,6 +3,7 @@
 // temporaries with destructors in co_await / co_return expressions).
 #include "kube/client.hpp"
 
+#include <algorithm>
 #include <openssl/ssl.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -74,13 +75,22 @@ bool is_ip_literal(const std::string& host) {
 
 }  // namespace
 
-error status_error(unsigned status, std::string_view body) {
+error status_error(unsigned status, std::string_view body, std::string_view retry_after_header) {
   error e{static_cast<int>(status), std::string(http::obsolete_reason(static_cast<http::status>(status))), ""};
+  // Retry-After: delta-seconds (RFC 9110 §10.2.3); at most a day, so a
+  // hostile value cannot overflow the clock arithmetic of the caller.
+  auto seconds = [](std::int64_t v) { return std::chrono::seconds(std::clamp<std::int64_t>(v, 0, 86400)); };
+  if (!retry_after_header.empty() && retry_after_header.size() <= 9 &&
+      std::all_of(retry_after_header.begin(), retry_after_header.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    e.retry_after = seconds(std::stoll(std::string(retry_after_header)));
   const auto j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_discarded() && j.is_object()) {
     if (auto r = j.find("reason"); r != j.end() && r->is_string() && !r->get_ref<const std::string&>().empty())
       e.reason = r->get<std::string>();
     if (auto m = j.find("message"); m != j.end() && m->is_string()) e.message = m->get<std::string>();
+    if (auto d = j.find("details"); !e.retry_after && d != j.end() && d->is_object())
+      if (auto ra = d->find("retryAfterSeconds"); ra != d->end() && ra->is_number_integer())
+        e.retry_after = seconds(ra->get<std::int64_t>());
   } else {
     e.message = std::string(body.substr(0, 200));
   }
@@ -244,7 +254,7 @@ asio::awaitable<result<http_response>> client::request(const request_options& op
       auth_retried = true;
       continue;
     }
-    out_t out = http_response{status, std::move(res.body())};
+    out_t out = http_response{status, std::move(res.body()), std::string(res[http::field::retry_after])};
     co_return out;
   }
   out_t out = client_error("Transport", "request failed after retries");
@@ -259,7 +269,7 @@ asio::awaitable<result<nlohmann::json>> client::request_json(const request_optio
     co_return out;
   }
   if (res->status < 200 || res->status >= 300) {
-    out_t out = status_error(res->status, res->body);
+    out_t out = status_error(res->status, res->body, res->retry_after);
     co_return out;
   }
   auto j = nlohmann::json::parse(res->body, nullptr, false);
@@ -366,7 +376,7 @@ asio::awaitable<result<void>> client::stream_lines(const std::string& target, st
         auth_retried = true;
         continue;
       }
-      out_t out = status_error(status, error_body);
+      out_t out = status_error(status, error_body, parser.get()[http::field::retry_after]);
       co_return out;
     }
     if (!stopped && !pending.empty()) on_line(pending);

@@ -34,6 +34,7 @@ namespace http = boost::beast::http;
 struct http_response {
   unsigned status = 0;
   std::string body;
+  std::string retry_after;  // the Retry-After header, if any
 };
 
 struct request_options {
@@ -105,6 +106,8 @@ class client : public std::enable_shared_from_this<client> {
 };
 
 // Turns a non-2xx answer into a kube::error using its Status body when it has one.
-error status_error(unsigned status, std::string_view body);
+// `retry_after_header`: the answer's Retry-After header (delta-seconds; an
+// HTTP-date or anything else is ignored).
+error status_error(unsigned status, std::string_view body, std::string_view retry_after_header = {});
 
 }  // namespace herald::kube

@@ -4,6 +4,8 @@
 // e.g. a 409 Conflict from a resourceVersion precondition.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include "herald/result.hpp"
@@ -22,6 +24,10 @@ struct error {
   // short name for client-side failures ("Timeout", "Transport", "Decode").
   std::string reason;
   std::string message;
+  // How long the server asked the client to wait before retrying (a 429's
+  // or 503's Retry-After header in seconds, else the Status's
+  // details.retryAfterSeconds); unset if it did not say.
+  std::optional<std::chrono::seconds> retry_after;
 
   bool conflict() const { return status == 409; }
   bool not_found() const { return status == 404; }

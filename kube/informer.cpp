@@ -36,6 +36,29 @@ void informer_base::log_malformed(const nlohmann::json& object, const std::strin
   spdlog::warn("kube: {}: skipping malformed object {}: {}", what(), describe_object(object), problem);
 }
 
+void informer_base::guarded(const char* change, const object_meta& meta, const std::function<void()>& handler) {
+  std::string problem;
+  try {
+    handler();
+    return;
+  } catch (const std::exception& e) {
+    problem = e.what();
+  } catch (...) {
+    problem = "an exception that is not a std::exception";
+  }
+  ++stats_.handler_errors;
+  spdlog::error("kube: {}: the {} handler for {} failed: {}; the object is cached and later events are delivered",
+                what(), change, meta.key(), problem);
+}
+
+std::chrono::milliseconds informer_base::retry_delay(std::optional<std::chrono::seconds> retry_after, double unit) {
+  const auto delay = backoff_.next(std::chrono::steady_clock::now(), unit);
+  if (!retry_after) return delay;
+  // The server's Retry-After, within the backoff's ceiling: a server asking
+  // for an hour must not blind the informer that long.
+  return std::max(delay, std::min<std::chrono::milliseconds>(*retry_after, opt_.retry.max));
+}
+
 std::string informer_base::query_suffix() const {
   std::string q;
   if (!opt_.label_selector.empty()) q += "&labelSelector=" + query_escape(opt_.label_selector);
@@ -49,6 +72,26 @@ asio::awaitable<void> informer_base::sleep(std::chrono::milliseconds d) {
 }
 
 asio::awaitable<void> informer_base::run() {
+  while (!stopped_) {
+    std::string problem;
+    try {
+      co_await loop();
+      co_return;
+    } catch (const std::exception& e) {
+      problem = e.what();
+    } catch (...) {
+      problem = "an exception that is not a std::exception";
+    }
+    if (stopped_) break;
+    ++stats_.handler_errors;
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    const auto delay = backoff_.next(std::chrono::steady_clock::now(), unit(rng_));
+    spdlog::error("kube: {}: the list/watch loop failed: {}; relisting in {} ms", what(), problem, delay.count());
+    co_await sleep(delay);
+  }
+}
+
+asio::awaitable<void> informer_base::loop() {
   bool need_list = true;
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   while (!stopped_) {
@@ -57,7 +100,7 @@ asio::awaitable<void> informer_base::run() {
       if (stopped_) break;
       if (!listed) {
         ++stats_.list_errors;
-        const auto delay = backoff_.next(std::chrono::steady_clock::now(), unit(rng_));
+        const auto delay = retry_delay(listed.error().retry_after, unit(rng_));
         spdlog::warn("kube: {}: list failed ({}), retrying in {} ms", what(), listed.error().to_string(),
                      delay.count());
         co_await sleep(delay);
@@ -78,7 +121,7 @@ asio::awaitable<void> informer_base::run() {
     const bool too_short = events_this_watch_ == 0 && std::chrono::steady_clock::now() - started < 1s;
     if (end == watch_end::failed || too_short) {
       ++stats_.watch_errors;
-      const auto delay = backoff_.next(std::chrono::steady_clock::now(), unit(rng_));
+      const auto delay = retry_delay(watch_retry_after_, unit(rng_));
       co_await sleep(delay);
     }
   }
@@ -200,9 +243,11 @@ asio::awaitable<informer_base::watch_end> informer_base::watch() {
   };
   // The server closes at timeoutSeconds; a silent stream past that is dead.
   const std::chrono::milliseconds idle = std::chrono::seconds(timeout) + 30s;
+  watch_retry_after_.reset();
   auto streamed = co_await client_->stream_lines(target, idle, on_line, cancel_);
   if (!streamed && !stopped_) {
     if (streamed.error().gone()) co_return watch_end::gone;
+    watch_retry_after_ = streamed.error().retry_after;
     spdlog::warn("kube: {}: watch from {} failed: {}", what(), rv_, streamed.error().to_string());
     co_return watch_end::failed;
   }

@@ -8,9 +8,17 @@
 //   leads to a relist whose result replaces the cache; the deletes that
 //   implies are delivered (object_cache::replace);
 // - failures (429, 500, transport errors, a watch closing within 1 s
-//   without an event) wait per `backoff` (0.8 s → 30 s, jitter) and retry;
+//   without an event) wait per `backoff` (0.8 s → 30 s, jitter), or the
+//   server's Retry-After if longer (up to the backoff's maximum), and retry;
 // - objects that do not parse are logged with namespace/name and skipped;
-//   a malformed DELETED still removes the object by its metadata.
+//   a malformed DELETED still removes the object by its metadata;
+// - a handler that throws is logged with the object and counted
+//   (`handler_errors`); the change stays cached and the next event is
+//   delivered as usual: one bad object must not blind the informer;
+// - anything else that escapes the loop (an `on_list_done` that throws, an
+//   allocation failure) is logged, counted the same way, and the loop
+//   starts again with a relist after a backoff: an informer never ends
+//   silently while its cache goes stale.
 // Handlers run on the io_context thread that runs the client.
 #pragma once
 
@@ -55,6 +63,7 @@ struct informer_stats {
   std::size_t events = 0;       // ADDED / MODIFIED / DELETED received
   std::size_t bookmarks = 0;
   std::size_t malformed = 0;
+  std::size_t handler_errors = 0;  // handlers that threw, and loop restarts after an exception
 };
 
 // The untyped list/watch loop; informer<T> below adds parsing and the cache.
@@ -82,15 +91,21 @@ class informer_base : public std::enable_shared_from_this<informer_base> {
   virtual void list_end() = 0;
   virtual void watch_event(event_type type, const nlohmann::json& object) = 0;
   void log_malformed(const nlohmann::json& object, const std::string& problem);
+  // Runs a handler for the object `meta` names; logs and counts what it throws.
+  void guarded(const char* change, const object_meta& meta, const std::function<void()>& handler);
   std::string what() const;  // "services in shop", for logs
 
  private:
   enum class watch_end { closed, gone, failed };
   asio::awaitable<void> run();
+  asio::awaitable<void> loop();
   asio::awaitable<result<void>> list();
   asio::awaitable<watch_end> watch();
   asio::awaitable<void> sleep(std::chrono::milliseconds d);
   std::string query_suffix() const;
+  // The backoff's next delay, at least the server's Retry-After (capped at
+  // the backoff's maximum).
+  std::chrono::milliseconds retry_delay(std::optional<std::chrono::seconds> retry_after, double unit);
   bool handle_line(std::string_view line, watch_end& end);
 
   std::shared_ptr<client> client_;
@@ -104,6 +119,7 @@ class informer_base : public std::enable_shared_from_this<informer_base> {
   bool synced_ = false;
   bool stopped_ = false;
   std::size_t events_this_watch_ = 0;
+  std::optional<std::chrono::seconds> watch_retry_after_;  // of the last failed watch
   informer_stats stats_;
 };
 
@@ -154,13 +170,13 @@ class informer final : public informer_base {
   void deliver(const change<T>& c) {
     switch (c.kind) {
       case change_kind::added:
-        if (handlers_.on_add) handlers_.on_add(*c.object);
+        if (handlers_.on_add) guarded("add", c.object->meta, [&] { handlers_.on_add(*c.object); });
         break;
       case change_kind::updated:
-        if (handlers_.on_update) handlers_.on_update(*c.old_object, *c.object);
+        if (handlers_.on_update) guarded("update", c.object->meta, [&] { handlers_.on_update(*c.old_object, *c.object); });
         break;
       case change_kind::deleted:
-        if (handlers_.on_delete) handlers_.on_delete(*c.object);
+        if (handlers_.on_delete) guarded("delete", c.object->meta, [&] { handlers_.on_delete(*c.object); });
         break;
     }
   }

@@ -232,17 +232,33 @@ TEST_CASE("label and field selectors narrow an informer") {
   run_for(ctx, 50ms);
 }
 
-TEST_CASE("malformed objects are skipped, the rest is cached") {
+// An emulator, a client of it and informer options for namespace default.
+struct emulated {
   emulator_process emu;
   boost::asio::io_context ctx;
-  auto c = make_client(ctx, emu.config());
+  std::shared_ptr<client> c = make_client(ctx, emu.config());
+  informer_options opt = [] {
+    informer_options o;
+    o.ns = "default";
+    return o;
+  }();
+  // Stops the informer and lets its loop end.
+  void finish(informer_base& inf) {
+    inf.stop();
+    run_for(ctx, 50ms);
+  }
+};
+
+TEST_CASE("malformed objects are skipped, the rest is cached") {
+  emulated e;
+  auto& ctx = e.ctx;
+  auto& c = e.c;
   // The server stores what the view rejects: a lease duration beyond 32 bits.
   const json good = {{"metadata", {{"name", "good"}}}, {"spec", {{"leaseDurationSeconds", 15}}}};
   const json bad = {{"metadata", {{"name", "bad"}}}, {"spec", {{"leaseDurationSeconds", 99999999999LL}}}};
   call(ctx, *c, verb::post, "/apis/coordination.k8s.io/v1/namespaces/default/leases", good);
   call(ctx, *c, verb::post, "/apis/coordination.k8s.io/v1/namespaces/default/leases", bad);
-  informer_options opt;
-  opt.ns = "default";
+  auto& opt = e.opt;
   auto inf = informer<lease>::create(c, resources::leases, opt, {});
   inf->start();
   REQUIRE(run_until(ctx, [&] { return inf->synced(); }, 10s));
@@ -253,6 +269,86 @@ TEST_CASE("malformed objects are skipped, the rest is cached") {
   call(ctx, *c, verb::delete_, "/apis/coordination.k8s.io/v1/namespaces/default/leases/bad");
   call(ctx, *c, verb::delete_, "/apis/coordination.k8s.io/v1/namespaces/default/leases/good");
   CHECK(run_until(ctx, [&] { return inf->cache().size() == 0; }, 10s));
-  inf->stop();
-  run_for(ctx, 50ms);
+  e.finish(*inf);
+}
+
+TEST_CASE("a handler that throws is logged and counted; the informer goes on") {
+  emulated e;
+  auto& ctx = e.ctx;
+  auto& c = e.c;
+  auto& opt = e.opt;
+  std::vector<std::string> added, updated;
+  informer_handlers<service> h;
+  h.on_add = [&](const service& s) {
+    if (s.meta.name == "boom") throw std::runtime_error("planner bug");
+    if (s.meta.name == "odd") throw 42;  // not a std::exception
+    added.push_back(s.meta.name);
+  };
+  h.on_update = [&](const service&, const service& s) { updated.push_back(s.meta.name); };
+  auto inf = informer<service>::create(c, resources::services, opt, std::move(h));
+  inf->start();
+  REQUIRE(run_until(ctx, [&] { return inf->synced(); }, 10s));
+  const std::string path = "/api/v1/namespaces/default/services";
+  for (const char* name : {"boom", "odd", "fine"}) call(ctx, *c, verb::post, path, service_body(name));
+  REQUIRE(run_until(ctx, [&] { return added.size() == 1; }, 10s));
+  CHECK(added == std::vector<std::string>{"fine"});
+  CHECK(inf->stats().handler_errors == 2);
+  // The objects whose handlers threw are cached all the same, and their
+  // next change reaches the handlers.
+  CHECK(inf->cache().size() == 3);
+  request_options req;
+  req.method = verb::patch;
+  req.target = path + "/boom";
+  req.body = json{{"metadata", {{"annotations", {{"step", "1"}}}}}}.dump();
+  req.content_type = "application/merge-patch+json";
+  REQUIRE(run_sync(ctx, c->request_json(req)));
+  REQUIRE(run_until(ctx, [&] { return updated.size() == 1; }, 10s));
+  CHECK(updated == std::vector<std::string>{"boom"});
+  CHECK(inf->stats().handler_errors == 2);
+  e.finish(*inf);
+}
+
+TEST_CASE("an exception that escapes the loop restarts it with a relist") {
+  emulated e;
+  auto& ctx = e.ctx;
+  auto& c = e.c;
+  auto& opt = e.opt;
+  opt.retry.initial = 50ms;
+  opt.retry.max = 200ms;
+  std::vector<std::string> added;
+  informer_handlers<service> h;
+  h.on_add = [&](const service& s) { added.push_back(s.meta.name); };
+  auto inf = informer<service>::create(c, resources::services, opt, std::move(h));
+  int list_done = 0;
+  inf->on_list_done = [&] {
+    if (++list_done == 1) throw std::runtime_error("first list rejected");
+  };
+  inf->start();
+  REQUIRE(run_until(ctx, [&] { return list_done == 2; }, 10s));
+  CHECK(inf->stats().lists == 2);
+  CHECK(inf->stats().handler_errors == 1);
+  // Watching after the restart: a new Service is delivered.
+  call(ctx, *c, verb::post, "/api/v1/namespaces/default/services", service_body("after"));
+  REQUIRE(run_until(ctx, [&] { return added.size() == 1; }, 10s));
+  CHECK(added == std::vector<std::string>{"after"});
+  e.finish(*inf);
+}
+
+TEST_CASE("a 429's Retry-After holds the informer's retry back") {
+  emulated e;
+  auto& ctx = e.ctx;
+  auto& c = e.c;
+  admin(ctx, *c, "fail?code=429&count=1&retryAfter=2&verb=list");
+  auto& opt = e.opt;
+  opt.retry.initial = 50ms;  // the backoff alone would retry within 0.1 s
+  opt.retry.max = 5s;
+  auto inf = informer<service>::create(c, resources::services, opt, {});
+  const auto started = std::chrono::steady_clock::now();
+  inf->start();
+  REQUIRE(run_until(ctx, [&] { return inf->synced(); }, 10s));
+  const auto waited = std::chrono::steady_clock::now() - started;
+  CHECK(inf->stats().list_errors == 1);
+  CHECK(waited >= 2s);
+  CHECK(waited < 4s);
+  e.finish(*inf);
 }
