@@ -32,6 +32,10 @@ struct peer_config {
   std::uint16_t port = 179;
   std::uint16_t hold_time = 90;   // 0, or at least 3 (RFC 4271 §4.2)
   std::uint16_t keepalive = 30;   // at most hold_time / 3 is used
+  // RFC 9687: a session that could send nothing for this long (the peer
+  // stopped reading, though it may still send KEEPALIVEs) is closed.
+  // 8 minutes is the RFC's suggestion; 0 turns the timer off.
+  std::uint16_t send_hold_time = 480;
   std::uint32_t connect_retry = 5;  // seconds, first retry; backoff doubles up to 60 s
   std::string password;           // TCP MD5 (RFC 2385); empty for none
   bool passive = false;

@@ -158,7 +158,8 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
         r.fail(path.substr(0, path.size() - 1), "must be an object");
         break;
       }
-      r.only(pj, {"address", "asn", "port", "local_asn", "hold_time", "keepalive", "connect_retry", "password", "passive",
+      r.only(pj, {"address", "asn", "port", "local_asn", "hold_time", "keepalive", "send_hold_time", "connect_retry",
+                  "password", "passive",
                   "source_address", "ebgp_multihop", "ttl_security", "families", "next_hop_v4", "next_hop_v6",
                   "max_prefixes", "bfd", "description"},
              path);
@@ -172,6 +173,8 @@ Result<speaker_config, std::string> parse_speaker_config(std::string_view text, 
       p.hold_time = r.integer<std::uint16_t>(pj, "hold_time", path, 0, 65535).value_or(90);
       if (p.hold_time == 1 || p.hold_time == 2) r.fail(path + "hold_time", "must be 0 or at least 3 (RFC 4271 §4.2)");
       p.keepalive = r.integer<std::uint16_t>(pj, "keepalive", path, 0, 65535).value_or(static_cast<std::uint16_t>(p.hold_time / 3));
+      p.send_hold_time = r.integer<std::uint16_t>(pj, "send_hold_time", path, 0, 65535).value_or(480);
+      if (p.send_hold_time != 0 && p.send_hold_time < 3) r.fail(path + "send_hold_time", "must be 0 (off) or at least 3");
       p.connect_retry = r.integer<std::uint32_t>(pj, "connect_retry", path, 1, 3600).value_or(5);
       p.password = r.string(pj, "password", path).value_or("");
       if (p.password.size() > 80) r.fail(path + "password", "is longer than the 80 octets TCP MD5 allows");

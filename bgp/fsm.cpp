@@ -36,6 +36,7 @@ std::string_view to_string(fsm_event e) {
     case fsm_event::update_received: return "update-received";
     case fsm_event::route_refresh_received: return "route-refresh-received";
     case fsm_event::bfd_down: return "bfd-down";
+    case fsm_event::send_hold_timer_expired: return "send-hold-timer-expired";
   }
   return "?";
 }
@@ -55,6 +56,7 @@ std::string_view to_string(fsm_reason r) {
     case fsm_reason::keepalive_received: return "keepalive-received";
     case fsm_reason::max_prefixes: return "max-prefixes";
     case fsm_reason::bfd_down: return "bfd-down";
+    case fsm_reason::send_hold_timer_expired: return "send-hold-timer-expired";
     case fsm_reason::collision: return "collision";
   }
   return "?";
@@ -132,6 +134,11 @@ fsm_transition fsm::handle(fsm_event e, const fsm_input& in) {
       case fsm_event::hold_timer_expired:
         return error_to_idle(fsm_reason::hold_timer_expired,
                              notification_message{notification_code::hold_timer_expired, 0, {}});
+      case fsm_event::send_hold_timer_expired:
+        // RFC 9687 §4: close; the NOTIFICATION is attempted (the session
+        // sends it only if the socket takes it without blocking).
+        return error_to_idle(fsm_reason::send_hold_timer_expired,
+                             notification_message{notification_code::send_hold_timer_expired, 0, {}});
       case fsm_event::tcp_failed: return error_to_idle(fsm_reason::connection_closed, std::nullopt);
       case fsm_event::notification_received: return error_to_idle(fsm_reason::notification_received, std::nullopt);
       case fsm_event::message_error: return error_to_idle(fsm_reason::message_error, in.notification);

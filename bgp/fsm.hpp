@@ -38,6 +38,7 @@ enum class fsm_event : std::uint8_t {
   update_received,          // Event 27 (well-formed, or with a survivable RFC 7606 error)
   route_refresh_received,   // RFC 2918
   bfd_down,                 // RFC 5882 §4.3: the peer's BFD session went Down (Cease subcode 10, RFC 9384)
+  send_hold_timer_expired,  // RFC 9687 Event 29: nothing could be sent for SendHoldTime
 };
 std::string_view to_string(fsm_event e);
 
@@ -57,6 +58,7 @@ enum class fsm_reason : std::uint8_t {
   max_prefixes,
   bfd_down,
   collision,
+  send_hold_timer_expired,
 };
 std::string_view to_string(fsm_reason r);
 

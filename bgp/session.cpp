@@ -52,6 +52,7 @@ session::session(asio::any_io_executor ex, peer_config cfg, std::shared_ptr<spea
       restart_timer_(ex),
       flush_timer_(ex),
       stale_timer_(ex),
+      send_hold_timer_(ex),
       rng_(std::random_device{}()) {}
 
 void session::start() {
@@ -667,6 +668,7 @@ void session::end_of_rib_received(family f) {
 void session::close_connection() {
   ++gen_;
   hold_timer_.cancel();
+  send_hold_timer_.cancel();
   keepalive_timer_.cancel();
   flush_timer_.cancel();
   flush_scheduled_ = false;
@@ -709,9 +711,14 @@ void session::send(bytes&& b, message_type t, std::size_t count) {
 void session::do_write() {
   if (out_.empty() || !socket_) {
     writing_ = false;
+    send_hold_timer_.cancel();
     return;
   }
   writing_ = true;
+  // RFC 9687: each write that completes is progress; a write that makes
+  // none for SendHoldTime means the peer stopped reading.
+  if (cfg_.send_hold_time != 0)
+    arm(send_hold_timer_, std::chrono::seconds(cfg_.send_hold_time), fsm_event::send_hold_timer_expired);
   asio::async_write(*socket_, asio::buffer(out_.front()),
                     [self = shared_from_this(), g = gen_](boost::system::error_code ec, std::size_t) {
                       if (g != self->gen_) return;

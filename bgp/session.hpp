@@ -186,6 +186,8 @@ class session : public std::enable_shared_from_this<session> {
   static constexpr std::size_t write_queue_high = 8 << 20, write_queue_low = 4 << 20;
 
   asio::steady_timer connect_retry_timer_, hold_timer_, keepalive_timer_, restart_timer_, flush_timer_, stale_timer_;
+  // RFC 9687: armed while a write is pending, re-armed whenever one completes.
+  asio::steady_timer send_hold_timer_;
   bool flush_scheduled_ = false;
   std::optional<std::chrono::steady_clock::time_point> last_change_flush_;  // for the leading-edge flush
   unsigned failures_ = 0;  // consecutive, for backoff

@@ -28,6 +28,7 @@ const char* code_name(notification_code c) {
     case notification_code::fsm_error: return "Finite State Machine Error";
     case notification_code::cease: return "Cease";
     case notification_code::route_refresh_message_error: return "ROUTE-REFRESH Message Error";
+    case notification_code::send_hold_timer_expired: return "Send Hold Timer Expired";
   }
   return nullptr;
 }
@@ -93,6 +94,7 @@ const char* subcode_name(notification_code c, std::uint8_t s) {
       if (s == 1) return "Invalid Message Length";
       break;
     case notification_code::hold_timer_expired:
+    case notification_code::send_hold_timer_expired:
       break;
   }
   return nullptr;

@@ -21,6 +21,7 @@ enum class notification_code : std::uint8_t {
   fsm_error = 5,
   cease = 6,
   route_refresh_message_error = 7,  // RFC 7313
+  send_hold_timer_expired = 8,      // RFC 9687
 };
 
 enum class header_subcode : std::uint8_t {

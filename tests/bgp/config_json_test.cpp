@@ -22,7 +22,7 @@ TEST_CASE("a full configuration parses") {
     "listen": {"address": "::", "port": 1179},
     "graceful_restart": {"enabled": true, "restart_time": 90},
     "graceful_shutdown": {"drain_seconds": 5},
-    "peers": [{"address": "192.0.2.1", "asn": 65000, "hold_time": 3, "password": "pw", "passive": true,
+    "peers": [{"address": "192.0.2.1", "asn": 65000, "hold_time": 3, "send_hold_time": 60, "password": "pw", "passive": true,
                "families": ["ipv4-unicast", "ipv6-unicast"], "next_hop_v6": "2001:db8::11", "ttl_security": true}],
     "routes": [{"prefix": "198.51.100.10/32", "communities": ["65001:100", "NO_EXPORT"],
                 "large_communities": ["65001:1:2"], "extended_communities": ["link-bandwidth:65001:125000"],
@@ -41,6 +41,7 @@ TEST_CASE("a full configuration parses") {
   CHECK(p.local_asn == 4200000001u);
   CHECK(p.hold_time == 3);
   CHECK(p.keepalive == 1);
+  CHECK(p.send_hold_time == 60);
   CHECK(p.passive);
   CHECK(p.families == std::vector<family>{ipv4_unicast, ipv6_unicast});
   REQUIRE(c.routes.size() == 2);
@@ -62,6 +63,8 @@ TEST_CASE("bad configuration names the file, the field and the problem") {
         "s.json: peers[0].asn: must be an integer from 1 to 4294967295");
   CHECK(error_of("{" + base + R"("peers": [{"address": "192.0.2.1", "asn": 1, "hold_time": 2}]})") ==
         "s.json: peers[0].hold_time: must be 0 or at least 3 (RFC 4271 §4.2)");
+  CHECK(error_of("{" + base + R"("peers": [{"address": "192.0.2.1", "asn": 1, "send_hold_time": 2}]})") ==
+        "s.json: peers[0].send_hold_time: must be 0 (off) or at least 3");
   CHECK(error_of("{" + base + R"("peers": [{"address": "192.0.2.300", "asn": 1}]})") ==
         "s.json: peers[0].address: \"192.0.2.300\" is not an IPv4 or IPv6 address");
   CHECK(error_of("{" + base + R"("peers": [{"address": "192.0.2.1", "asn": 1, "colour": 1}]})") ==
@@ -113,4 +116,16 @@ TEST_CASE("bfd: {} means 300 ms x 3; timers in milliseconds; absent means no BFD
   CHECK(error_of(base + R"("bfd": {"min_tx": 5}}]})") == "s.json: peers[0].bfd.min_tx: must be an integer from 10 to 60000");
   CHECK(error_of(base + R"("bfd": {"multiplier": 0}}]})") == "s.json: peers[0].bfd.multiplier: must be an integer from 1 to 255");
   CHECK(error_of(base + R"("bfd": {"minTx": 100}}]})") == "s.json: peers[0].bfd.minTx: unknown field");
+}
+
+TEST_CASE("a peer's timers and limits default as docs/standalone.md says") {
+  auto r = parse_speaker_config(
+      R"({"router_id": "192.0.2.11", "local_asn": 65001, "peers": [{"address": "192.0.2.1", "asn": 65000}]})", "s.json");
+  REQUIRE(r);
+  const auto& p = r->peers.at(0);
+  CHECK(p.hold_time == 90);
+  CHECK(p.keepalive == 30);
+  CHECK(p.send_hold_time == 480);  // RFC 9687's 8 minutes
+  CHECK(p.connect_retry == 5);
+  CHECK(p.max_prefixes == 10000);
 }

@@ -280,3 +280,16 @@ TEST_CASE("BFD Down: Cease subcode 10 from every connected state (RFC 9384), qui
     CHECK(t.actions.empty());
   }
 }
+
+TEST_CASE("Send hold timer expired: NOTIFICATION 8 and close (RFC 9687)") {
+  auto f = to_established();
+  auto t = f.handle(E::send_hold_timer_expired);
+  CHECK(t.to == S::idle);
+  CHECK(t.reason == fsm_reason::send_hold_timer_expired);
+  auto n = sent(t);
+  REQUIRE(n);
+  CHECK(n->code == notification_code::send_hold_timer_expired);
+  CHECK(n->to_string() == "Send Hold Timer Expired");
+  CHECK(t.has(A::close));
+  CHECK(t.has(A::down));
+}

@@ -43,6 +43,7 @@ DEAF, DEAF_ASN = "198.51.100.68", 65068      # never reads; 200,000 routes go to
 STRANGERS = [f"198.51.100.{i}" for i in range(100, 140)]  # not configured at Herald
 MAX_PREFIXES = 100
 DEAF_ROUTES = 200_000
+DEAF_SEND_HOLD = 30  # s: RFC 9687's send hold time for the deaf peer (8 minutes by default)
 OWN_ROUTE = "203.0.113.0/25"
 RELOAD_ROUTE = "203.0.113.128/25"
 # Peak VmRSS may exceed the baseline (BIRD up, every route loaded) by at most
@@ -471,7 +472,9 @@ def storm_cases(run):
 def deaf_case(run, config):
     """A peer with a 4 KiB receive buffer that never reads while the speaker
     owes it 200,000 routes; it keeps sending KEEPALIVEs so that the hold timer
-    does not save the speaker. Meanwhile a reload adds a route for BIRD."""
+    does not save the speaker. Meanwhile a reload adds a route for BIRD. Then
+    the send hold timer (RFC 9687, DEAF_SEND_HOLD s for this peer) closes the
+    stuck session."""
     c = run.established(DEAF, DEAF_ASN, DEAF, caps=[cap_mp(1, 1), cap_mp(2, 1), cap_as4(DEAF_ASN)], rcvbuf=4096)
     try:
         t0 = time.monotonic()
@@ -481,8 +484,13 @@ def deaf_case(run, config):
         reached = None
         # At least 15 s blocked; the reload of 200,000 routes takes ~4 s
         # (~11 s under ASan) before BIRD hears of the new route.
+        closed = None
         while time.monotonic() - t0 < 60 and (reached is None or time.monotonic() - t0 < 15):
-            c.send(keepalive())  # never a recv()
+            if closed is None:
+                try:
+                    c.send(keepalive())  # never a recv()
+                except OSError:
+                    closed = time.monotonic() - t0  # the send hold timer, checked below
             peak = max(peak, run.rss_kib())
             if reached is None and run.router.route(RELOAD_ROUTE):
                 reached = time.monotonic() - t0
@@ -494,6 +502,17 @@ def deaf_case(run, config):
         run.record("deaf", f"never reads, {DEAF_ROUTES} routes owed, {time.monotonic() - t0:.0f} s",
                    f"BIRD got a new route after {reached:.1f} s; peak RSS {peak // 1024} MiB "
                    f"(baseline {run.rss_base // 1024} MiB); advertised counted {sent}")
+        # RFC 9687: nothing written for DEAF_SEND_HOLD s closes the session
+        # (the stall starts within a few seconds of Established).
+        def send_hold_closed():
+            p = run.peer(DEAF)
+            return p.get("state") != "established" and p.get("last_error_sent") == "Send Hold Timer Expired"
+        poll("the send hold timer closes the deaf peer's session", send_hold_closed, DEAF_SEND_HOLD + 30, 0.2)
+        took = time.monotonic() - t0
+        if took < DEAF_SEND_HOLD:
+            raise AssertionError(f"the deaf peer's session closed after {took:.1f} s, before its send hold time")
+        run.record("deaf", f"send hold time {DEAF_SEND_HOLD} s (RFC 9687)",
+                   f"session closed {took:.1f} s after Established, last error sent \"Send Hold Timer Expired\"")
     finally:
         c.close()
     run.check_health("deaf peer closed")
@@ -508,7 +527,7 @@ def speaker_config():
             {"address": EVIL, "asn": EVIL_ASN, "passive": True, "max_prefixes": MAX_PREFIXES},
             {"address": EVIL_IBGP, "asn": NODE_ASN, "passive": True},
             {"address": DEAF, "asn": DEAF_ASN, "passive": True, "families": ["ipv4-unicast", "ipv6-unicast"],
-             "next_hop_v6": NODE_V6},
+             "next_hop_v6": NODE_V6, "send_hold_time": DEAF_SEND_HOLD},
         ],
         "routes": [
             {"prefix": OWN_ROUTE, "peers": [ROUTER_V4]},
