@@ -76,9 +76,10 @@ std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bo
     bool early = false;
     try {
       early = fast_path && fast_path(before, after);
-    } catch (const std::exception& e) {
+    } catch (...) {
       // The full plan below still runs for this change: it is the authority.
-      spdlog::error("agent: the fast path for {} failed: {}; the full plan handles it", after.meta.key(), e.what());
+      spdlog::error("agent: the fast path for {} failed: {}; the full plan handles it", after.meta.key(),
+                    kube::exception_text(std::current_exception()));
     }
     self->changed(early ? change_kind::applied_early : kind);
   };
@@ -246,15 +247,8 @@ bool node_agent::apply_service_early(const kube::service& s) {
   state.endpoint_slices.clear();
 
   auto announced = [&](const bgp::wire::ip_prefix& p) { return sp_.routes().find(p) != nullptr; };
-  auto other_service_in = [&](const bgp::wire::ip_prefix& p) {
-    for (const auto& [key, other] : services_->cache().objects()) {
-      if (other->meta.ns == s.meta.ns && other->meta.name == s.meta.name) continue;
-      for (const auto& ingress : other->ingress)
-        if (auto a = bgp::wire::ip_address::parse(ingress.ip); a && prefix_covers(p, *a)) return true;
-    }
-    return false;
-  };
-  auto add = additions_only(single, applier_->dummy_desired(), announced, other_service_in);
+  auto shared = [&](const bgp::wire::ip_prefix& p) { return other_service_in(services_->cache(), s, p); };
+  auto add = additions_only(single, applier_->dummy_desired(), announced, shared);
   if (!add) return false;
   std::vector<netlink::address_spec> specs;
   for (const auto& a : add->addresses) specs.push_back(a.spec);

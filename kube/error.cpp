@@ -11,6 +11,16 @@ std::string error::to_string() const {
   return out;
 }
 
+std::string exception_text(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "an exception that is not a std::exception";
+  }
+}
+
 error client_error(std::string reason, std::string message) {
   return error{0, std::move(reason), std::move(message)};
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <exception>
 #include <optional>
 #include <string>
 
@@ -54,5 +55,9 @@ struct parse_error {
 
 // Client-side failure with no HTTP status.
 error client_error(std::string reason, std::string message);
+
+// What a caught exception says, for a log line (handlers and loops that
+// must outlive a bug: kube/informer.hpp, the agent's fast path).
+std::string exception_text(const std::exception_ptr& e);
 
 }  // namespace herald::kube

@@ -41,18 +41,17 @@ void informer_base::guarded(const char* change, const object_meta& meta, const s
   try {
     handler();
     return;
-  } catch (const std::exception& e) {
-    problem = e.what();
   } catch (...) {
-    problem = "an exception that is not a std::exception";
+    problem = exception_text(std::current_exception());
   }
   ++stats_.handler_errors;
   spdlog::error("kube: {}: the {} handler for {} failed: {}; the object is cached and later events are delivered",
                 what(), change, meta.key(), problem);
 }
 
-std::chrono::milliseconds informer_base::retry_delay(std::optional<std::chrono::seconds> retry_after, double unit) {
-  const auto delay = backoff_.next(std::chrono::steady_clock::now(), unit);
+std::chrono::milliseconds informer_base::retry_delay(std::optional<std::chrono::seconds> retry_after) {
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const auto delay = backoff_.next(std::chrono::steady_clock::now(), unit(rng_));
   if (!retry_after) return delay;
   // The server's Retry-After, within the backoff's ceiling: a server asking
   // for an hour must not blind the informer that long.
@@ -77,15 +76,12 @@ asio::awaitable<void> informer_base::run() {
     try {
       co_await loop();
       co_return;
-    } catch (const std::exception& e) {
-      problem = e.what();
     } catch (...) {
-      problem = "an exception that is not a std::exception";
+      problem = exception_text(std::current_exception());
     }
     if (stopped_) break;
     ++stats_.handler_errors;
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    const auto delay = backoff_.next(std::chrono::steady_clock::now(), unit(rng_));
+    const auto delay = retry_delay(std::nullopt);
     spdlog::error("kube: {}: the list/watch loop failed: {}; relisting in {} ms", what(), problem, delay.count());
     co_await sleep(delay);
   }
@@ -93,14 +89,13 @@ asio::awaitable<void> informer_base::run() {
 
 asio::awaitable<void> informer_base::loop() {
   bool need_list = true;
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
   while (!stopped_) {
     if (need_list) {
       auto listed = co_await list();
       if (stopped_) break;
       if (!listed) {
         ++stats_.list_errors;
-        const auto delay = retry_delay(listed.error().retry_after, unit(rng_));
+        const auto delay = retry_delay(listed.error().retry_after);
         spdlog::warn("kube: {}: list failed ({}), retrying in {} ms", what(), listed.error().to_string(),
                      delay.count());
         co_await sleep(delay);
@@ -121,7 +116,7 @@ asio::awaitable<void> informer_base::loop() {
     const bool too_short = events_this_watch_ == 0 && std::chrono::steady_clock::now() - started < 1s;
     if (end == watch_end::failed || too_short) {
       ++stats_.watch_errors;
-      const auto delay = retry_delay(watch_retry_after_, unit(rng_));
+      const auto delay = retry_delay(watch_retry_after_);
       co_await sleep(delay);
     }
   }

@@ -103,9 +103,9 @@ class informer_base : public std::enable_shared_from_this<informer_base> {
   asio::awaitable<watch_end> watch();
   asio::awaitable<void> sleep(std::chrono::milliseconds d);
   std::string query_suffix() const;
-  // The backoff's next delay, at least the server's Retry-After (capped at
-  // the backoff's maximum).
-  std::chrono::milliseconds retry_delay(std::optional<std::chrono::seconds> retry_after, double unit);
+  // The backoff's next delay (with jitter), at least the server's
+  // Retry-After (capped at the backoff's maximum).
+  std::chrono::milliseconds retry_delay(std::optional<std::chrono::seconds> retry_after);
   bool handle_line(std::string_view line, watch_end& end);
 
   std::shared_ptr<client> client_;
