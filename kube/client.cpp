@@ -333,6 +333,11 @@ asio::awaitable<result<void>> client::stream_lines(const std::string& target, st
     std::string pending;  // bytes after the last newline
     std::string error_body;
     char chunk[16384];
+    // Room for a whole event per read: Beast reads into the connection's
+    // buffer only what its capacity allows, at least 512 octets, so a
+    // Service's ~1 KB watch event took two reads and two trips through the
+    // reactor on a plain-HTTP connection.
+    conn->buffer.reserve(sizeof chunk);
     bool stopped = false;
     while (!parser.is_done() && !stopped) {
       parser.get().body().data = chunk;
