@@ -85,12 +85,31 @@ struct route_entry {
   bool weighted = false;
 };
 
-// The planner's working state for one call.
+}  // namespace
+
+// The planner's working state: the node-wide part (prepare), then the
+// Services. plan_node runs it once over everything; service_planner keeps
+// the node-wide part and plans one Service at a time against it.
 class planner {
  public:
   planner(const cluster_state& s, std::string_view node, const node_facts& f) : state_(s), node_(node), facts_(f) {}
 
   node_plan run() {
+    prepare();
+    index_slices(state_.endpoint_slices);
+    std::vector<const kube::service*> services;
+    for (auto& s : state_.services) services.push_back(&s);
+    std::sort(services.begin(), services.end(),
+              [](auto* a, auto* b) { return std::tie(a->meta.ns, a->meta.name) < std::tie(b->meta.ns, b->meta.name); });
+    for (auto* s : services) plan_service(*s);
+    finish();
+    return std::move(plan_);
+  }
+
+  // Everything that does not depend on Services or EndpointSlices: the
+  // settings, nodes and Leases, the peers (with their passwords, diagnostics
+  // and statuses), the router ID.
+  void prepare() {
     plan_.settings = settings_for_node(state_, node_);
     plan_.dummy_link = plan_.settings.dummy_interface;
     plan_.local_link = facts_.local_interface;
@@ -98,19 +117,35 @@ class planner {
     report_invalid_objects();
     choose_peers();
     plan_peer_statuses();
-    std::vector<const kube::service*> services;
-    for (auto& s : state_.services) services.push_back(&s);
-    std::sort(services.begin(), services.end(),
-              [](auto* a, auto* b) { return std::tie(a->meta.ns, a->meta.name) < std::tie(b->meta.ns, b->meta.name); });
-    for (auto* s : services) plan_service(*s);
+    prepared_diagnostics_ = plan_.diagnostics.size();
+  }
+
+  // After prepare(): the plan with only `s` and its EndpointSlices; what a
+  // previous call planned is forgotten. Valid until the next call.
+  const node_plan& plan_one(const kube::service& s, const std::vector<kube::endpoint_slice>& slices) {
+    plan_.dummy_addresses.clear();
+    plan_.local_addresses.clear();
+    plan_.announcing.clear();
+    plan_.speaker.routes.clear();
+    plan_.diagnostics.erase(plan_.diagnostics.begin() + static_cast<std::ptrdiff_t>(prepared_diagnostics_),
+                            plan_.diagnostics.end());
+    routes_.clear();
+    route_peers_.clear();
+    slices_.clear();
+    index_slices(slices);
+    plan_service(s);
+    finish();
+    return plan_;
+  }
+
+ private:
+  void finish() {
     emit_routes();
     auto by_address = [](const planned_address& a, const planned_address& b) { return a.spec.address < b.spec.address; };
     std::sort(plan_.dummy_addresses.begin(), plan_.dummy_addresses.end(), by_address);
     std::sort(plan_.local_addresses.begin(), plan_.local_addresses.end(), by_address);
-    return std::move(plan_);
   }
 
- private:
   // ---- nodes ----
   void index_nodes() {
     for (auto& n : state_.nodes) nodes_[n.meta.name] = &n;
@@ -118,8 +153,10 @@ class planner {
       if (l.expires > state_.now) live_.insert(l.node);
     for (auto& l : state_.leases) leases_[l.node] = &l;
     live_list_.assign(live_.begin(), live_.end());
-    // EndpointSlices by owning Service, once: not a scan of all slices per Service.
-    for (auto& sl : state_.endpoint_slices) slices_[sl.meta.ns + "/" + sl.service_name()].push_back(&sl);
+  }
+  // EndpointSlices by owning Service, once: not a scan of all slices per Service.
+  void index_slices(const std::vector<kube::endpoint_slice>& slices) {
+    for (auto& sl : slices) slices_[sl.meta.ns + "/" + sl.service_name()].push_back(&sl);
   }
   const kube::string_map& labels_of(const std::string& node) const {
     auto it = nodes_.find(node);
@@ -557,9 +594,8 @@ class planner {
   std::array<std::optional<std::vector<std::string>>, 2> cluster_announcers_;
   std::map<bgp::wire::ip_prefix, route_entry> routes_;
   std::map<bgp::wire::ip_prefix, std::vector<bgp::wire::ip_address>> route_peers_;
+  std::size_t prepared_diagnostics_ = 0;  // the node-wide ones, which plan_one keeps
 };
-
-}  // namespace
 
 group_entry group_entry_from(const kube::custom_resource& object) {
   group_entry e;
@@ -585,6 +621,16 @@ node_agent_settings settings_for_node(const cluster_state& state, std::string_vi
 
 node_plan plan_node(const cluster_state& state, std::string_view node_name, const node_facts& facts) {
   return planner(state, node_name, facts).run();
+}
+
+service_planner::service_planner(const cluster_state& state, std::string_view node_name, const node_facts& facts)
+    : impl_(std::make_unique<planner>(state, node_name, facts)) {
+  impl_->prepare();
+}
+service_planner::~service_planner() = default;
+
+const node_plan& service_planner::plan(const kube::service& s, const std::vector<kube::endpoint_slice>& slices) {
+  return impl_->plan_one(s, slices);
 }
 
 std::optional<service_additions> additions_only(

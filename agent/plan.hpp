@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -153,10 +154,32 @@ struct node_plan {
 // Local policy refused on a local address, ...).
 node_plan plan_node(const cluster_state& state, std::string_view node_name, const node_facts& facts);
 
+// plan_node for one Service at a time, for the fast path: the node-wide part
+// (settings, nodes and Leases, peers and their passwords, router ID, the
+// diagnostics and statuses about them) is planned once, at construction,
+// from a cluster_state whose Services and EndpointSlices are not read; each
+// plan(s, slices) then equals plan_node over that state with only s and
+// slices in it, and costs only that Service's part: the node-wide part was
+// a third of the one-Service plan on the agent's event path (BENCHMARKS.md,
+// bench-agent-event). `state` and `facts` must outlive it; the plan returned
+// is valid until the next call.
+class planner;
+class service_planner {
+ public:
+  service_planner(const cluster_state& state, std::string_view node_name, const node_facts& facts);
+  ~service_planner();
+  service_planner(const service_planner&) = delete;
+  service_planner& operator=(const service_planner&) = delete;
+  const node_plan& plan(const kube::service& s, const std::vector<kube::endpoint_slice>& slices);
+
+ private:
+  std::unique_ptr<planner> impl_;
+};
+
 // The agent's fast path (docs/agent.md "The fast path"): a Service's new
 // address goes to the router without waiting for a full plan. `single` is
 // plan_node over the last full plan's cluster_state with only that Service
-// (and its EndpointSlices) in it. What it plans may be applied at once when
+// (and its EndpointSlices) in it (service_planner). What it plans may be applied at once when
 // it only adds: no local address, no dummy address already desired
 // (`desired`), no prefix already announced, and no other Service with an
 // address in those prefixes. The Service's decision then depends on no

@@ -235,16 +235,13 @@ bool node_agent::apply_service_early(const kube::service& s) {
   // Changes to other Services pending meanwhile are no obstacle:
   // additions_only() reads their addresses from the cache and refuses a
   // prefix any of them shares.
-  if (stopped_ || !ready_ || !last_state_ || last_state_stale_ || s.ingress.empty()) return false;
+  if (stopped_ || !ready_ || !fast_planner_ || last_state_stale_ || s.ingress.empty()) return false;
   if (fast_paths_since_plan_ >= max_fast_paths_per_plan) return false;
-  auto& state = *last_state_;
-  state.services.assign(1, s);
+  std::vector<kube::endpoint_slice> slices;
   if (s.external_traffic_policy == "Local")  // endpoints count only under Local
     for (const auto& sl : slices_->cache().list_namespace(s.meta.ns))
-      if (sl->service_name() == s.meta.name) state.endpoint_slices.push_back(*sl);
-  auto single = plan_node(state, opt_.node_name, last_facts_);
-  state.services.clear();
-  state.endpoint_slices.clear();
+      if (sl->service_name() == s.meta.name) slices.push_back(*sl);
+  const auto& single = fast_planner_->plan(s, slices);
 
   auto announced = [&](const bgp::wire::ip_prefix& p) { return sp_.routes().find(p) != nullptr; };
   auto shared = [&](const bgp::wire::ip_prefix& p) { return other_service_in(services_->cache(), s, p); };
@@ -388,11 +385,13 @@ void node_agent::run_plan() {
   write_peer_statuses(plan);
   report_diagnostics(plan);
   arm_lease_expiry(state);
+  fast_planner_.reset();  // it reads the last state and facts, replaced now
   if (report.addresses_ok) {
     state.services = {};
     state.endpoint_slices = {};
     last_state_ = std::move(state);
     last_facts_ = std::move(facts);
+    fast_planner_ = std::make_unique<service_planner>(*last_state_, opt_.node_name, last_facts_);
   } else {
     last_state_.reset();  // the fast path adds to an applied picture only
   }

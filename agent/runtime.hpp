@@ -147,6 +147,9 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   // the fast path plans one Service against.
   std::optional<cluster_state> last_state_;
   node_facts last_facts_;
+  // The fast path's planner, prepared over last_state_ and last_facts_ (which
+  // it reads): reset before either changes.
+  std::unique_ptr<service_planner> fast_planner_;
   bool last_state_stale_ = false;  // a change_kind::cluster change since it was taken
   unsigned fast_paths_since_plan_ = 0;
 

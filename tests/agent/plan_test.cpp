@@ -901,7 +901,9 @@ TEST_CASE("peers: the other family over a session needs a next hop of that famil
 // Service's plan on top of the node's plan without that Service, the result
 // is exactly the full plan with it; and it refuses whatever depends on
 // another Service (shared addresses, aggregates) or on the election (local
-// addresses). Checked for every Service of a varied cluster on every node.
+// addresses). Checked for every Service of a varied cluster on every node,
+// with the one-Service plan from service_planner (as the agent runs it),
+// itself checked against plan_node over a state with only that Service.
 TEST_CASE("fast path: a Service's additions equal the full plan's, or none", "[plan][fast-path]") {
   auto s = three_nodes();
   json weighted = remote_pool();
@@ -921,7 +923,13 @@ TEST_CASE("fast path: a Service's additions equal the full plan's, or none", "[p
                 make_service("no-group", {"203.0.113.15"}, "missing")};
   s.endpoint_slices = {make_slice("only-ready", "IPv4", {{"n1"}, {"n2", false}}),
                        make_slice("weighed", "IPv4", {{"n1"}, {"n1"}, {"n3"}})};
+  // A BGPPeer problem: its diagnostic is node-wide, planned once by
+  // service_planner and kept under every Service's.
+  s.invalid.push_back({"BGPPeer", "herald-system", "broken", "peerASN: missing"});
   REQUIRE(s.services.size() == 10);
+  auto prepared = s;  // what the agent keeps after a full plan
+  prepared.services.clear();
+  prepared.endpoint_slices.clear();
 
   using picture = std::pair<std::set<std::string>, std::map<std::string, bgp::route_attrs>>;
   auto picture_of = [](const std::vector<planned_address>& addresses, const bgp::route_list& routes) {
@@ -940,10 +948,32 @@ TEST_CASE("fast path: a Service's additions equal the full plan's, or none", "[p
     return net && !ec && a.is_v4() == net->address.is_v4() &&
            netlink::network_of(a, net->prefix_len) == netlink::network_of(net->address, net->prefix_len);
   };
+  auto diagnostics_of = [](const node_plan& p) {
+    std::vector<std::string> out;
+    for (auto& d : p.diagnostics)
+      out.push_back(d.event.kind + " " + d.event.ns + "/" + d.event.name + " " + d.event.reason + ": " +
+                    d.event.message + (d.emit_event ? " (Event)" : ""));
+    return out;
+  };
+  auto announcing_text = [](const node_plan& p) {
+    auto join = [](const strings& names) {
+      std::string out;
+      for (auto& n : names) out += n + ",";
+      return out;
+    };
+    std::vector<std::string> out;
+    for (auto& a : p.announcing)
+      out.push_back(a.ns + "/" + a.name + " v4 " + join(a.v4_nodes) + " v6 " + join(a.v6_nodes) + " by " + a.writer);
+    return out;
+  };
   int applied = 0, refused = 0;
   for (const std::string node : {"n1", "n2", "n3"}) {
     auto full = plan_node(s, node, facts_for(node));
-    for (std::size_t i = 0; i < s.services.size(); ++i) {
+    const auto facts = facts_for(node);
+    service_planner quick(prepared, node, facts);
+    // Last to first: one planner for all of them, so what a Service leaves
+    // behind (no-group's warning, agg-2's aggregate) would show in the next.
+    for (std::size_t i = s.services.size(); i-- > 0;) {
       const auto& svc = s.services[i];
       INFO("node " << node << ", Service " << svc.meta.name);
       auto without = s;
@@ -953,6 +983,15 @@ TEST_CASE("fast path: a Service's additions equal the full plan's, or none", "[p
       single_state.services = {svc};
       std::erase_if(single_state.endpoint_slices, [&](auto& sl) { return sl.service_name() != svc.meta.name; });
       auto single = plan_node(single_state, node, facts_for(node));
+      const auto& planned = quick.plan(svc, single_state.endpoint_slices);
+      CHECK(picture_of(planned.dummy_addresses, planned.speaker.routes) ==
+            picture_of(single.dummy_addresses, single.speaker.routes));
+      CHECK(picture_of(planned.local_addresses, {}) == picture_of(single.local_addresses, {}));
+      CHECK(announcing_text(planned) == announcing_text(single));
+      CHECK(diagnostics_of(planned) == diagnostics_of(single));
+      CHECK(planned.peer_statuses == single.peer_statuses);
+      CHECK(planned.speaker.peers == single.speaker.peers);
+      CHECK(planned.speaker.router_id == single.speaker.router_id);
 
       std::vector<netlink::address_spec> desired;
       for (auto& a : before.dummy_addresses) desired.push_back(a.spec);
@@ -966,7 +1005,7 @@ TEST_CASE("fast path: a Service's additions equal the full plan's, or none", "[p
             if (covers(p, ingress.ip)) return true;
         return false;
       };
-      auto add = additions_only(single, desired, announced, other_service_in);
+      auto add = additions_only(planned, desired, announced, other_service_in);
       if (!add) {
         ++refused;
         continue;

@@ -1,6 +1,6 @@
 // The agent's fast-path decision per Service status event (not a test):
 // the watch line parsed (nlohmann), the Service view read from it, the
-// informer cache updated, the one-Service plan (plan_node) and
+// informer cache updated, the one-Service plan (service_planner) and
 // additions_only() with its scan for another Service in the prefix, as
 // agent/runtime.cpp apply_service_early runs them (the same functions), for a Service like
 // benchmark 1b's among 50 others with addresses, three nodes, one peer.
@@ -105,6 +105,8 @@ int main(int argc, char** argv) {
     o.ingress.push_back({"203.0.113." + std::to_string(i + 1), "", "VIP", {}});
     cache.apply(kube::event_type::added, std::make_shared<const kube::service>(o));
   }
+  service_planner planner(state, "node-0", facts);
+  const std::vector<kube::endpoint_slice> no_slices;
   std::size_t applied = 0;
   auto run = [&](int events, std::chrono::milliseconds idle) {
     samples out;
@@ -119,9 +121,7 @@ int main(int argc, char** argv) {
       auto object = std::make_shared<const kube::service>(std::move(*parsed));
       cache.apply(kube::event_type::modified, object);
       const double t3 = now_us();
-      state.services.assign(1, *object);
-      auto single = plan_node(state, "node-0", facts);
-      state.services.clear();
+      const auto& single = planner.plan(*object, no_slices);
       const double t4 = now_us();
       auto shared = [&](const bgp::wire::ip_prefix& p) { return other_service_in(cache, *object, p); };
       auto add = additions_only(single, {}, [](const bgp::wire::ip_prefix&) { return false; }, shared);
