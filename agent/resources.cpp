@@ -221,8 +221,8 @@ Result<bgp_peer, std::string> parse_bgp_peer(const kube::custom_resource& object
   if (!spec.is_object()) return error_result<bgp_peer>("spec: must be an object");
   spec_reader r;
   const std::string p = "spec.";
-  r.only(spec, {"peerAddress", "peerASN", "myASN", "peerPort", "holdTime", "keepaliveTime", "connectRetryTime",
-                "password", "ebgpMultihop", "ttlSecurity", "sourceAddress", "passive", "routerID", "nodeSelector",
+  r.only(spec, {"peerAddress", "peerASN", "myASN", "peerPort", "holdTime", "keepaliveTime", "sendHoldTime",
+                "connectRetryTime", "password", "ebgpMultihop", "ttlSecurity", "sourceAddress", "passive", "routerID", "nodeSelector",
                 "families", "gracefulRestart", "bfd"},
          p);
   for (const char* required : {"peerAddress", "peerASN", "myASN"})
@@ -248,6 +248,14 @@ Result<bgp_peer, std::string> parse_bgp_peer(const kube::custom_resource& object
     else if (c.hold_time != 0 && ka->count() / 1000 > c.hold_time)
       r.fail(p + "keepaliveTime", "must not exceed holdTime");
     c.keepalive = static_cast<std::uint16_t>(ka->count() / 1000);
+  }
+  // RFC 9687: a session whose writes make no progress for this long is
+  // closed (0s: never); the speaker's default, 8 minutes, when absent.
+  if (auto send_hold = r.duration(spec, "sendHoldTime", p, milliseconds{0}, seconds{65535})) {
+    if (send_hold->count() % 1000 != 0) r.fail(p + "sendHoldTime", "must be whole seconds");
+    else if (*send_hold != milliseconds{0} && *send_hold < seconds{3})
+      r.fail(p + "sendHoldTime", "must be 0s (off) or at least 3s");
+    c.send_hold_time = static_cast<std::uint16_t>(send_hold->count() / 1000);
   }
   if (auto retry = r.duration(spec, "connectRetryTime", p, seconds{1}, seconds{3600}))
     c.connect_retry = static_cast<std::uint32_t>(retry->count() / 1000);

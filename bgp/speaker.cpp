@@ -13,6 +13,14 @@ using namespace wire;
 using namespace std::chrono_literals;
 
 namespace {
+// Whether two peer configurations differ in the send hold time alone, which
+// a session takes without a restart (session::set_send_hold_time).
+bool only_send_hold_differs(const peer_config& a, const peer_config& b) {
+  auto same = a;
+  same.send_hold_time = b.send_hold_time;
+  return same == b;
+}
+
 ip_address endpoint_address(const tcp::endpoint& e) {
   auto a = e.address();
   if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
@@ -169,6 +177,11 @@ void speaker::reconfigure(speaker_config cfg) {
     if (it == cfg.peers.end()) {
       spdlog::info("peer {}: removed from the configuration", s->config().name());
       s->stop(notification_message{notification_code::cease, static_cast<std::uint8_t>(cease_subcode::peer_deconfigured), {}});
+    } else if (!(*it == s->config()) && only_send_hold_differs(*it, s->config())) {
+      spdlog::info("peer {}: send hold time now {} s (0: off), from the next write", s->config().name(),
+                   it->send_hold_time);
+      s->set_send_hold_time(it->send_hold_time);
+      keep.push_back(s);
     } else if (!(*it == s->config())) {
       spdlog::info("peer {}: configuration changed, restarting the session", s->config().name());
       s->stop(notification_message{notification_code::cease,

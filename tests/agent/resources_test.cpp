@@ -95,6 +95,7 @@ TEST_CASE("BGPPeer: a full spec is read field by field", "[bgppeer]") {
                {"peerPort", 1179},
                {"holdTime", "9s"},
                {"keepaliveTime", "3s"},
+               {"sendHoldTime", "2m"},
                {"connectRetryTime", "1m"},
                {"password", {{"secretRef", {{"name", "bgp-auth"}}}}},
                {"ttlSecurity", true},
@@ -114,6 +115,7 @@ TEST_CASE("BGPPeer: a full spec is read field by field", "[bgppeer]") {
   CHECK(p->config.port == 1179);
   CHECK(p->config.hold_time == 9);
   CHECK(p->config.keepalive == 3);
+  CHECK(p->config.send_hold_time == 120);
   CHECK(p->config.connect_retry == 60);
   REQUIRE(p->password);
   CHECK(p->password->name == "bgp-auth");
@@ -138,6 +140,7 @@ TEST_CASE("BGPPeer: defaults of a minimal spec", "[bgppeer]") {
   CHECK(p->config.port == 179);
   CHECK(p->config.hold_time == 90);
   CHECK(p->config.keepalive == 30);
+  CHECK(p->config.send_hold_time == 480);
   CHECK(p->config.connect_retry == 30);
   CHECK(!p->password);
   CHECK(!p->config.bfd);
@@ -163,6 +166,8 @@ TEST_CASE("BGPPeer: errors name the field", "[bgppeer]") {
       {"herald-system", {{"holdTime", "2s"}}, "spec.holdTime: must be 0s or at least 3s"},
       {"herald-system", {{"holdTime", "ninety"}}, "spec.holdTime: \"ninety\" is not a duration"},
       {"herald-system", {{"holdTime", "9s"}, {"keepaliveTime", "10s"}}, "spec.keepaliveTime: must not exceed holdTime"},
+      {"herald-system", {{"sendHoldTime", "2s"}}, "spec.sendHoldTime: must be 0s (off) or at least 3s"},
+      {"herald-system", {{"sendHoldTime", "3500ms"}}, "spec.sendHoldTime: must be whole seconds"},
       {"herald-system", {{"ebgpMultihop", 2}, {"ttlSecurity", true}}, "spec.ebgpMultihop: and ttlSecurity are mutually exclusive"},
       {"herald-system", {{"ebgpMultihop", 0}}, "spec.ebgpMultihop: must be an integer from 1 to 255"},
       {"herald-system", {{"sourceAddress", "2001:db8::1"}}, "spec.sourceAddress: must be of the same family"},

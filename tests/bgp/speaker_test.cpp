@@ -188,6 +188,31 @@ TEST_CASE("two speakers: establish, announce, change, withdraw, graceful shutdow
   }
 }
 
+// RFC 9687's send hold time is local: a BGPPeer's sendHoldTime edited on
+// a live session must not flap it; any negotiated setting still restarts.
+TEST_CASE("reconfigure: a new send hold time keeps the session, a new hold time restarts it") {
+  pair_of_speakers p;
+  speaker a(p.io.get_executor(), p.a_cfg), b(p.io.get_executor(), p.b_cfg);
+  REQUIRE_FALSE(a.start());
+  REQUIRE_FALSE(b.start());
+  REQUIRE(run_until(p.io, [&] { return state_of(b, "127.0.0.1") == session_state::established; }));
+  auto cfg = p.b_cfg;
+  cfg.peers[0].send_hold_time = 60;
+  b.reconfigure(cfg);
+  p.io.run_for(300ms);
+  p.io.restart();
+  CHECK(state_of(b, "127.0.0.1") == session_state::established);
+  CHECK(b.status().at(0).flaps == 0);
+  CHECK(b.peer(addr("127.0.0.1"))->config().send_hold_time == 60);
+
+  cfg.peers[0].hold_time = 30;
+  cfg.peers[0].keepalive = 10;
+  b.reconfigure(cfg);
+  REQUIRE(run_until(p.io, [&] { return state_of(a, "127.0.0.2") == session_state::established &&
+                                       a.status().at(0).hold_time == 30; }));
+  CHECK(a.status().at(0).last_error_received.find("Configuration Change") != std::string::npos);
+}
+
 TEST_CASE("a peer with the wrong AS is refused with Bad Peer AS") {
   pair_of_speakers p;
   p.a_cfg.peers[0].asn = 65099;  // B is really 65001
