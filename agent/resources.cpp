@@ -218,6 +218,9 @@ Result<bgp_peer, std::string> parse_bgp_peer(const kube::custom_resource& object
   using std::chrono::milliseconds;
   using std::chrono::seconds;
   const json& spec = object.spec;
+  if (object.meta.ns != herald_namespace)
+    return error_result<bgp_peer>("metadata.namespace: BGPPeers are only read from Herald's namespace \"" +
+                                  std::string(herald_namespace) + "\"; create it there");
   if (!spec.is_object()) return error_result<bgp_peer>("spec: must be an object");
   spec_reader r;
   const std::string p = "spec.";
@@ -268,10 +271,6 @@ Result<bgp_peer, std::string> parse_bgp_peer(const kube::custom_resource& object
       sr.name = r.string(*ref, "name", p + "password.secretRef.").value_or("");
       sr.key = r.string(*ref, "key", p + "password.secretRef.").value_or("password");
       if (r.ok() && sr.name.empty()) r.fail(p + "password.secretRef.name", "is required");
-      if (r.ok() && object.meta.ns != herald_namespace)
-        r.fail(p + "password",
-               "a Secret is only read from Herald's own namespace \"" + std::string(herald_namespace) +
-                   "\"; create this BGPPeer there");
       peer.password = sr;
     }
   }

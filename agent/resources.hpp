@@ -71,9 +71,10 @@ struct bgp_peer {
 };
 
 // Validates a BGPPeer. `herald_namespace` is the namespace the agent runs in:
-// a password Secret is only read from there, so a BGPPeer in another
-// namespace that asks for a password is refused (spec.password: ...).
-// Errors name the field, prefixed "spec.".
+// only a BGPPeer there is used (metadata.namespace: ...), since anyone who
+// may create BGPPeers in a tenant namespace could otherwise point the nodes'
+// sessions, and the passwords of that namespace's Secrets, at a router of
+// their choice. Errors name the field, prefixed "spec." or "metadata.".
 Result<bgp_peer, std::string> parse_bgp_peer(const kube::custom_resource& object, std::string_view herald_namespace);
 
 // ---- LBNodeAgent ----

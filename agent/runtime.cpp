@@ -119,7 +119,9 @@ void node_agent::start() {
     return before.spec != after.spec;
   };
   groups_ = watch<kube::custom_resource>(servicegroups, true, change_kind::cluster, spec_changed);
-  peers_ = watch<kube::custom_resource>(bgppeers, true);
+  // Every namespace: a BGPPeer outside Herald's is refused by name (status,
+  // Event, log) rather than silently never seen (parse_bgp_peer).
+  peers_ = watch<kube::custom_resource>(bgppeers, false);
   node_agents_ = watch<kube::custom_resource>(lbnodeagents, true, change_kind::cluster, spec_changed);
   secrets_ = watch<kube::secret>(kube::resources::secrets, true);
   leases_ = watch<kube::lease>(kube::resources::leases, true, change_kind::cluster, [weak](const kube::lease& before, const kube::lease& after) {

@@ -135,7 +135,7 @@ TEST_CASE("BGPPeer: a full spec is read field by field", "[bgppeer]") {
 }
 
 TEST_CASE("BGPPeer: defaults of a minimal spec", "[bgppeer]") {
-  auto p = parse_bgp_peer(resource("BGPPeer", "default", "tor", minimal_peer()), "herald-system");
+  auto p = parse_bgp_peer(resource("BGPPeer", "herald-system", "tor", minimal_peer()), "herald-system");
   REQUIRE(p);
   CHECK(p->config.port == 179);
   CHECK(p->config.hold_time == 90);
@@ -175,7 +175,8 @@ TEST_CASE("BGPPeer: errors name the field", "[bgppeer]") {
       {"herald-system", {{"families", {"l2vpn-evpn"}}}, "spec.families[0]: must be ipv4-unicast or ipv6-unicast"},
       {"herald-system", {{"families", json::array()}}, "spec.families: must not be empty"},
       {"herald-system", {{"password", {{"secret", "x"}}}}, "spec.password.secretRef: is required"},
-      {"tenant-a", {{"password", {{"secretRef", {{"name", "s"}}}}}}, "spec.password: a Secret is only read from Herald's own namespace"},
+      {"tenant-a", {{"password", {{"secretRef", {{"name", "s"}}}}}}, "metadata.namespace: BGPPeers are only read from Herald's namespace \"herald-system\"; create it there"},
+      {"tenant-a", json::object(), "metadata.namespace: BGPPeers are only read from Herald's namespace"},
       {"herald-system", {{"bfd", {{"multiplier", 0}}}}, "spec.bfd.multiplier: must be an integer from 1 to 255"},
       {"herald-system", {{"bfd", {{"minTx", 5}}}}, "spec.bfd.minTx: must be an integer from 10 to 60000"},
       {"herald-system", {{"gracefulRestart", {{"restartTime", "2h"}}}}, "spec.gracefulRestart.restartTime"},

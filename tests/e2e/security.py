@@ -11,7 +11,9 @@
 #   1. A BGPPeer outside herald-system (namespace `tenant`) with a password
 #      Secret there: no agent ever reads a Secret outside herald-system (the
 #      request log), no TCP segment reaches its peer address (a packet
-#      sniffer on the router's bridge), and the other peers keep working (web
+#      sniffer on the router's bridge), it is refused by name (status
+#      Accepted=False InvalidBGPPeer, a Warning Event in `tenant`, agent log
+#      lines, every mention a refusal), and the other peers keep working (web
 #      via three next hops, the router's sessions up).
 #   2. Exercised: sessions up with an MD5 password, a remote and a local
 #      Service announced, a wrong password on BGPPeer router-v6, an agent and
@@ -192,11 +194,22 @@ def exercise(c, requests, all_hops):
 def tenant_peer_refused(c, requests, web, all_hops):
     """1: the BGPPeer in namespace tenant is never acted on."""
     L.holds_for(f"no TCP segment to the tenant peer {TENANT_PEER}", lambda: "tcp " not in c.sniffer.output(), 8)
-    # The agents read BGPPeers from herald-system only, so today they never
-    # see it; should they ever read it, they must refuse it by name.
+    # The agents watch BGPPeers everywhere and refuse this one by name: its
+    # status, a Warning Event beside it, their logs; nothing names it otherwise.
+    def tenant_status():
+        peer = c.api("GET", f"/apis/herald.dev/v1/namespaces/{TENANT}/bgppeers/tenant-peer")
+        return next(((x.get("status"), x.get("reason"), x.get("message", "")) for x in
+                     peer.get("status", {}).get("conditions", []) if x.get("type") == "Accepted"), None)
+    poll("tenant/tenant-peer's status says Accepted=False (InvalidBGPPeer)",
+         lambda: (tenant_status() or ())[:2] == ("False", "InvalidBGPPeer"), 30)
+    if "Herald's namespace" not in tenant_status()[2]:
+        raise AssertionError(f"tenant/tenant-peer refused for another reason: {tenant_status()[2]}")
+    poll("a Warning Event in tenant names the refusal", lambda: B.events(c, TENANT, "InvalidBGPPeer", "tenant-peer"), 30)
     named = [line for n in c.nodes for line in n["agent"].output().splitlines() if f"{TENANT}/tenant-peer" in line]
+    if not named:
+        raise AssertionError("no agent log line names tenant/tenant-peer")
     named += B.events(c, TENANT, "InvalidBGPPeer", "tenant-peer")
-    if any("ignored" not in m for m in named):
+    if any("ignored" not in m and "Accepted=False" not in m for m in named):
         raise AssertionError("tenant/tenant-peer named without a refusal:\n" + "\n".join(named[:5]))
     for n in c.nodes:
         if not c.router.established(e2e.node_ip(n["i"])):
