@@ -179,12 +179,12 @@ class service_planner {
 // The agent's fast path (docs/agent.md "The fast path"): a Service's new
 // address goes to the router without waiting for a full plan. `single` is
 // plan_node over the last full plan's cluster_state with only that Service
-// (and its EndpointSlices) in it (service_planner). What it plans may be applied at once when
-// it only adds: no local address, no dummy address already desired
-// (`desired`), no prefix already announced, and no other Service with an
-// address in those prefixes. The Service's decision then depends on no
-// other Service, so the full plan that follows decides the same for it.
-// nullopt otherwise: the full plan does it all.
+// (and its EndpointSlices) in it, as service_planner plans it. What it plans
+// may be applied at once when it only adds: no local address, no dummy
+// address already desired (`desired`), no prefix already announced, and no
+// other Service with an address in those prefixes. The Service's decision
+// then depends on no other Service, so the full plan that follows decides
+// the same for it. nullopt otherwise: the full plan does it all.
 struct service_additions {
   std::vector<planned_address> addresses;
   bgp::route_list routes;

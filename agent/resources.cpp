@@ -225,8 +225,8 @@ Result<bgp_peer, std::string> parse_bgp_peer(const kube::custom_resource& object
   spec_reader r;
   const std::string p = "spec.";
   r.only(spec, {"peerAddress", "peerASN", "myASN", "peerPort", "holdTime", "keepaliveTime", "sendHoldTime",
-                "connectRetryTime", "password", "ebgpMultihop", "ttlSecurity", "sourceAddress", "passive", "routerID", "nodeSelector",
-                "families", "gracefulRestart", "bfd"},
+                "connectRetryTime", "password", "ebgpMultihop", "ttlSecurity", "sourceAddress", "passive", "routerID",
+                "nodeSelector", "families", "gracefulRestart", "bfd"},
          p);
   for (const char* required : {"peerAddress", "peerASN", "myASN"})
     if (!spec_reader::find(spec, required)) r.fail(p + required, "is required");
