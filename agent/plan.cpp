@@ -623,8 +623,8 @@ node_plan plan_node(const cluster_state& state, std::string_view node_name, cons
   return planner(state, node_name, facts).run();
 }
 
-service_planner::service_planner(const cluster_state& state, std::string_view node_name, const node_facts& facts)
-    : impl_(std::make_unique<planner>(state, node_name, facts)) {
+service_planner::service_planner(cluster_state state, std::string_view node_name, node_facts facts)
+    : state_(std::move(state)), facts_(std::move(facts)), impl_(std::make_unique<planner>(state_, node_name, facts_)) {
   impl_->prepare();
 }
 service_planner::~service_planner() = default;

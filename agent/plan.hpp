@@ -161,18 +161,20 @@ node_plan plan_node(const cluster_state& state, std::string_view node_name, cons
 // plan(s, slices) then equals plan_node over that state with only s and
 // slices in it, and costs only that Service's part: the node-wide part was
 // a third of the one-Service plan on the agent's event path (BENCHMARKS.md,
-// bench-agent-event). `state` and `facts` must outlive it; the plan returned
-// is valid until the next call.
+// bench-agent-event). It keeps the state and facts it was given; the plan
+// returned is valid until the next call.
 class planner;
 class service_planner {
  public:
-  service_planner(const cluster_state& state, std::string_view node_name, const node_facts& facts);
+  service_planner(cluster_state state, std::string_view node_name, node_facts facts);
   ~service_planner();
   service_planner(const service_planner&) = delete;
   service_planner& operator=(const service_planner&) = delete;
   const node_plan& plan(const kube::service& s, const std::vector<kube::endpoint_slice>& slices);
 
  private:
+  cluster_state state_;  // read by impl_, so declared before it
+  node_facts facts_;
   std::unique_ptr<planner> impl_;
 };
 

@@ -238,13 +238,16 @@ Result<bgp_peer, std::string> parse_bgp_peer(const kube::custom_resource& object
   c.asn = r.integer<std::uint32_t>(spec, "peerASN", p, 1, 4294967295LL).value_or(0);
   c.local_asn = r.integer<std::uint32_t>(spec, "myASN", p, 1, 4294967295LL).value_or(0);
   c.port = r.integer<std::uint16_t>(spec, "peerPort", p, 1, 65535).value_or(179);
-  if (auto hold = r.duration(spec, "holdTime", p, milliseconds{0}, seconds{65535})) {
-    // RFC 4271 §4.2: zero, or at least three seconds; whole seconds on the wire.
-    if (hold->count() % 1000 != 0) r.fail(p + "holdTime", "must be whole seconds");
-    else if (*hold != milliseconds{0} && *hold < seconds{3})
-      r.fail(p + "holdTime", "must be 0s or at least 3s (RFC 4271 §4.2)");
-    c.hold_time = static_cast<std::uint16_t>(hold->count() / 1000);
-  }
+  // A hold timer: whole seconds, zero (none) or at least three seconds.
+  auto hold_timer = [&](const char* field, const char* rfc) -> std::optional<std::uint16_t> {
+    auto d = r.duration(spec, field, p, milliseconds{0}, seconds{65535});
+    if (!d) return std::nullopt;
+    if (d->count() % 1000 != 0) r.fail(p + field, "must be whole seconds");
+    else if (*d != milliseconds{0} && *d < seconds{3})
+      r.fail(p + field, std::string("must be 0s or at least 3s (") + rfc + ")");
+    return static_cast<std::uint16_t>(d->count() / 1000);
+  };
+  if (auto hold = hold_timer("holdTime", "RFC 4271 §4.2")) c.hold_time = *hold;  // whole seconds on the wire
   c.keepalive = static_cast<std::uint16_t>(c.hold_time / 3);
   if (auto ka = r.duration(spec, "keepaliveTime", p, milliseconds{0}, seconds{65535})) {
     if (ka->count() % 1000 != 0) r.fail(p + "keepaliveTime", "must be whole seconds");
@@ -252,14 +255,9 @@ Result<bgp_peer, std::string> parse_bgp_peer(const kube::custom_resource& object
       r.fail(p + "keepaliveTime", "must not exceed holdTime");
     c.keepalive = static_cast<std::uint16_t>(ka->count() / 1000);
   }
-  // RFC 9687: a session whose writes make no progress for this long is
-  // closed (0s: never); the speaker's default, 8 minutes, when absent.
-  if (auto send_hold = r.duration(spec, "sendHoldTime", p, milliseconds{0}, seconds{65535})) {
-    if (send_hold->count() % 1000 != 0) r.fail(p + "sendHoldTime", "must be whole seconds");
-    else if (*send_hold != milliseconds{0} && *send_hold < seconds{3})
-      r.fail(p + "sendHoldTime", "must be 0s (off) or at least 3s");
-    c.send_hold_time = static_cast<std::uint16_t>(send_hold->count() / 1000);
-  }
+  // A session whose writes make no progress for this long is closed (0s:
+  // never); the speaker's default, 8 minutes, when absent.
+  if (auto send_hold = hold_timer("sendHoldTime", "RFC 9687")) c.send_hold_time = *send_hold;
   if (auto retry = r.duration(spec, "connectRetryTime", p, seconds{1}, seconds{3600}))
     c.connect_retry = static_cast<std::uint32_t>(retry->count() / 1000);
   else c.connect_retry = 30;  // the CRD's default

@@ -387,15 +387,11 @@ void node_agent::run_plan() {
   write_peer_statuses(plan);
   report_diagnostics(plan);
   arm_lease_expiry(state);
-  fast_planner_.reset();  // it reads the last state and facts, replaced now
+  fast_planner_.reset();  // the fast path adds to an applied picture only
   if (report.addresses_ok) {
     state.services = {};
     state.endpoint_slices = {};
-    last_state_ = std::move(state);
-    last_facts_ = std::move(facts);
-    fast_planner_ = std::make_unique<service_planner>(*last_state_, opt_.node_name, last_facts_);
-  } else {
-    last_state_.reset();  // the fast path adds to an applied picture only
+    fast_planner_ = std::make_unique<service_planner>(std::move(state), opt_.node_name, std::move(facts));
   }
 }
 

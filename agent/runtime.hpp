@@ -143,12 +143,8 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::optional<std::chrono::steady_clock::time_point> last_plan_done_;  // a change after a quiet spell plans at once
   bool stopped_ = false;
   bool ready_ = false;
-  // The last full plan's input, Services and EndpointSlices left out: what
-  // the fast path plans one Service against.
-  std::optional<cluster_state> last_state_;
-  node_facts last_facts_;
-  // The fast path's planner, prepared over last_state_ and last_facts_ (which
-  // it reads): reset before either changes.
+  // The fast path's planner over the last full plan's input (Services and
+  // EndpointSlices left out); none while that plan's addresses failed.
   std::unique_ptr<service_planner> fast_planner_;
   bool last_state_stale_ = false;  // a change_kind::cluster change since it was taken
   unsigned fast_paths_since_plan_ = 0;

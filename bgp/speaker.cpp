@@ -177,17 +177,17 @@ void speaker::reconfigure(speaker_config cfg) {
     if (it == cfg.peers.end()) {
       spdlog::info("peer {}: removed from the configuration", s->config().name());
       s->stop(notification_message{notification_code::cease, static_cast<std::uint8_t>(cease_subcode::peer_deconfigured), {}});
-    } else if (!(*it == s->config()) && only_send_hold_differs(*it, s->config())) {
+    } else if (*it == s->config()) {
+      keep.push_back(s);
+    } else if (only_send_hold_differs(*it, s->config())) {
       spdlog::info("peer {}: send hold time now {} s (0: off), from the next write", s->config().name(),
                    it->send_hold_time);
       s->set_send_hold_time(it->send_hold_time);
       keep.push_back(s);
-    } else if (!(*it == s->config())) {
+    } else {
       spdlog::info("peer {}: configuration changed, restarting the session", s->config().name());
       s->stop(notification_message{notification_code::cease,
                                    static_cast<std::uint8_t>(cease_subcode::other_configuration_change), {}});
-    } else {
-      keep.push_back(s);
     }
   }
   bool global_change = cfg.router_id != cfg_.router_id || cfg.local_asn != cfg_.local_asn ||

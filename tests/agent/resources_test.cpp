@@ -166,7 +166,7 @@ TEST_CASE("BGPPeer: errors name the field", "[bgppeer]") {
       {"herald-system", {{"holdTime", "2s"}}, "spec.holdTime: must be 0s or at least 3s"},
       {"herald-system", {{"holdTime", "ninety"}}, "spec.holdTime: \"ninety\" is not a duration"},
       {"herald-system", {{"holdTime", "9s"}, {"keepaliveTime", "10s"}}, "spec.keepaliveTime: must not exceed holdTime"},
-      {"herald-system", {{"sendHoldTime", "2s"}}, "spec.sendHoldTime: must be 0s (off) or at least 3s"},
+      {"herald-system", {{"sendHoldTime", "2s"}}, "spec.sendHoldTime: must be 0s or at least 3s (RFC 9687)"},
       {"herald-system", {{"sendHoldTime", "3500ms"}}, "spec.sendHoldTime: must be whole seconds"},
       {"herald-system", {{"ebgpMultihop", 2}, {"ttlSecurity", true}}, "spec.ebgpMultihop: and ttlSecurity are mutually exclusive"},
       {"herald-system", {{"ebgpMultihop", 0}}, "spec.ebgpMultihop: must be an integer from 1 to 255"},
