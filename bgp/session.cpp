@@ -708,6 +708,17 @@ void session::send(bytes&& b, message_type t, std::size_t count) {
   if (!writing_) do_write();
 }
 
+void session::set_send_hold_time(std::uint16_t seconds) {
+  cfg_.send_hold_time = seconds;
+  if (!writing_) return;  // the next write arms the timer with it
+  // A peer that stopped reading must not keep the old, longer time: the
+  // operator lowering it may be reacting to that very peer.
+  if (seconds == 0)
+    send_hold_timer_.cancel();
+  else
+    arm(send_hold_timer_, std::chrono::seconds(seconds), fsm_event::send_hold_timer_expired);
+}
+
 void session::do_write() {
   if (out_.empty() || !socket_) {
     writing_ = false;

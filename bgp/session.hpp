@@ -106,8 +106,9 @@ class session : public std::enable_shared_from_this<session> {
 
   const peer_config& config() const { return cfg_; }
   // The send hold time is local (RFC 9687: nothing is negotiated), so it
-  // changes without a restart; it applies from the next write.
-  void set_send_hold_time(std::uint16_t seconds) { cfg_.send_hold_time = seconds; }
+  // changes without a restart; a write already pending is measured against
+  // the new time from now (0 stops the timer).
+  void set_send_hold_time(std::uint16_t seconds);
   session_state state() const { return fsm_.state(); }
   peer_status status() const;
   const adj_rib_out& rib_out() const { return rib_out_; }

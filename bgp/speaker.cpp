@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "bgp/socket_options.hpp"
 
@@ -180,8 +181,8 @@ void speaker::reconfigure(speaker_config cfg) {
     } else if (*it == s->config()) {
       keep.push_back(s);
     } else if (only_send_hold_differs(*it, s->config())) {
-      spdlog::info("peer {}: send hold time now {} s (0: off), from the next write", s->config().name(),
-                   it->send_hold_time);
+      spdlog::info("peer {}: send hold time now {} s (0: off); a write already waiting has that long from now",
+                   s->config().name(), it->send_hold_time);
       s->set_send_hold_time(it->send_hold_time);
       keep.push_back(s);
     } else {
@@ -227,13 +228,35 @@ void speaker::reconfigure(speaker_config cfg) {
   set_routes(routes);
 }
 
+std::size_t speaker::attrs_value_hash::operator()(const attrs_ref& a) const noexcept {
+  // FNV-1a over every field operator== compares, so equal sets hash equal.
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](std::uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  auto mix_address = [&](const ip_address& x) {
+    mix(static_cast<std::uint64_t>(x.family));
+    for (auto o : x.octets) mix(o);
+  };
+  for (auto c : a->communities) mix(c);
+  mix(0x100);  // separates the lists, so moving a value between them changes the hash
+  for (auto& c : a->large_communities) {
+    mix(c.global_admin);
+    mix(c.local1);
+    mix(c.local2);
+  }
+  mix(0x101);
+  for (auto& c : a->ext_communities)
+    for (auto o : c.raw) mix(o);
+  mix(a->local_pref ? 0x200000000ull | *a->local_pref : 0);
+  mix(a->med ? 0x200000000ull | *a->med : 0);
+  mix(a->as_path_prepend);
+  if (a->next_hop) mix_address(*a->next_hop);
+  mix(0x102);
+  for (auto& p : a->peers) mix_address(p);
+  return static_cast<std::size_t>(h);
+}
+
 attrs_ref speaker::intern(const attrs_ref& a) {
-  // Most calls repeat the previous attribute object (a pool's routes).
-  if (!interned_.empty() && interned_.back() == a) return a;
-  for (auto& r : interned_)
-    if (r == a || *r == *a) return r;
-  interned_.push_back(a);
-  return a;
+  return *interned_.insert(a).first;  // the set already held, or a
 }
 
 void speaker::set_table_entry(const ip_prefix& p, attrs_ref a, std::vector<ip_prefix>* changed) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 #include "bgp/config.hpp"
@@ -93,7 +94,16 @@ class speaker {
   std::shared_ptr<speaker_shared> shared_;
   std::vector<std::shared_ptr<session>> sessions_;
   std::shared_ptr<tcp::acceptor> acceptor_;
-  std::vector<attrs_ref> interned_;  // one shared object per distinct attribute set
+  // One shared object per distinct attribute set, found by value in constant
+  // time: a table of routes that each carry their own MED or weight must not
+  // make every insertion scan all the sets before it.
+  struct attrs_value_hash {
+    std::size_t operator()(const attrs_ref& a) const noexcept;
+  };
+  struct attrs_value_equal {
+    bool operator()(const attrs_ref& a, const attrs_ref& b) const noexcept { return a == b || *a == *b; }
+  };
+  std::unordered_set<attrs_ref, attrs_value_hash, attrs_value_equal> interned_;
   asio::steady_timer drain_timer_;
   operator_route_table operator_routes_;
   std::unordered_map<wire::ip_prefix, attrs_ref, prefix_hash> hidden_;  // owner routes an operator route hides (null: none)

@@ -109,6 +109,21 @@ route_attrs service_attrs() {
   return r;
 }
 
+// A scripted peer's side of the handshake, as A (AS 65000, 127.0.0.1) would
+// answer B: its OPEN with `hold` seconds and `families`, and one KEEPALIVE.
+void greet_as_a(asio::ip::tcp::socket& conn, std::uint16_t hold, std::vector<family> families) {
+  open_message o;
+  o.my_as = 65000;
+  o.hold_time = hold;
+  o.bgp_id = 0x7F000001;
+  for (auto f : families) o.capabilities.push_back(cap::multiprotocol{f});
+  o.capabilities.push_back(cap::four_octet_as{65000});
+  auto out = std::make_shared<bytes>();
+  encode_open(o, *out);
+  encode_keepalive(*out);
+  asio::async_write(conn, asio::buffer(*out), [out](boost::system::error_code, std::size_t) {});
+}
+
 }  // namespace
 
 TEST_CASE("two speakers: establish, announce, change, withdraw, graceful shutdown") {
@@ -213,6 +228,95 @@ TEST_CASE("reconfigure: a new send hold time keeps the session, a new hold time 
   CHECK(a.status().at(0).last_error_received.find("Configuration Change") != std::string::npos);
 }
 
+// A peer that stopped reading (RFC 9687): the operator lowers the send hold
+// time while B's write to it is stuck; the stuck write must be judged by the
+// new time, not by the 8 minutes it started with.
+TEST_CASE("a lowered send hold time applies to the write already stuck on a deaf peer") {
+  pair_of_speakers p;
+  asio::ip::tcp::acceptor deaf(p.io);
+  const asio::ip::tcp::endpoint at{asio::ip::make_address("127.0.0.1"), p.port};
+  deaf.open(at.protocol());
+  deaf.set_option(asio::socket_base::reuse_address(true));
+  deaf.set_option(asio::socket_base::receive_buffer_size(4096));  // inherited: a small window
+  deaf.bind(at);
+  deaf.listen();
+  std::optional<asio::ip::tcp::socket> conn;
+  deaf.async_accept([&](boost::system::error_code ec, asio::ip::tcp::socket s) {
+    if (ec) return;
+    conn.emplace(std::move(s));
+    greet_as_a(*conn, 90, {ipv4_unicast, ipv6_unicast});  // and never reads
+  });
+  speaker b(p.io.get_executor(), p.b_cfg);
+  REQUIRE_FALSE(b.start());
+  REQUIRE(run_until(p.io, [&] { return state_of(b, "127.0.0.1") == session_state::established; }));
+  REQUIRE(b.peer(addr("127.0.0.1"))->config().send_hold_time == 480);
+  // 60,000 IPv6 routes, each its own UPDATE (a MED each) of ~120 octets:
+  // ~7 MB, more than the deaf side's small window and B's socket buffer
+  // (tcp_wmem's 4 MB at most) take, so B's write stays pending.
+  route_list many;
+  for (int i = 0; i < 60000; ++i) {
+    auto a = service_attrs();
+    a.med = static_cast<std::uint32_t>(i);
+    const auto prefix = "2001:db8:" + std::to_string(1 + i / 1000) + "::" + std::to_string(i % 1000) + "/128";
+    many.emplace_back(pfx(prefix.c_str()), std::make_shared<const route_attrs>(std::move(a)));
+  }
+  b.set_routes(many);
+  b.initial_routes_complete();
+  p.io.run_for(1s);  // the write is stuck by now
+  p.io.restart();
+  REQUIRE(state_of(b, "127.0.0.1") == session_state::established);
+  auto cfg = p.b_cfg;
+  cfg.peers[0].send_hold_time = 3;
+  b.reconfigure(cfg);
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(run_until(p.io, [&] { return state_of(b, "127.0.0.1") != session_state::established; }, 8s));
+  CHECK(std::chrono::steady_clock::now() - t0 >= 2500ms);  // the new time, counted from the change
+  CHECK(b.status().at(0).last_error_sent == "Send Hold Timer Expired");
+  CHECK(b.status().at(0).flaps == 1);
+}
+
+// Routes share one object per distinct attribute set, found by value: equal
+// sets from separate objects become one, different ones stay apart, and a
+// set no route uses any more is let go.
+TEST_CASE("the speaker keeps one attribute object per distinct set") {
+  asio::io_context io;
+  speaker_config cfg;
+  cfg.router_id = 0x7F000002;
+  cfg.local_asn = 65001;
+  speaker s(io.get_executor(), cfg);
+  auto with_med = [](std::uint32_t med) {
+    auto a = service_attrs();
+    a.med = med;
+    return std::make_shared<const route_attrs>(std::move(a));
+  };
+  auto v4 = [](int i) { return pfx(("198.51.100." + std::to_string(i) + "/32").c_str()); };
+  auto v6 = [](int i) { return pfx(("2001:db8:1::" + std::to_string(i) + "/128").c_str()); };
+  constexpr int sets = 200;
+  route_list first, second;
+  for (int i = 0; i < sets; ++i) {
+    first.emplace_back(v4(i), with_med(static_cast<std::uint32_t>(i)));
+    second.emplace_back(v6(i), with_med(static_cast<std::uint32_t>(i)));  // equal values, other objects
+  }
+  REQUIRE(!first.empty());
+  s.add_routes(first);
+  s.add_routes(second);
+  for (int i = 0; i < sets; ++i) {
+    const auto* a = s.routes().find(v4(i));
+    const auto* b = s.routes().find(v6(i));
+    REQUIRE((a && b));
+    CHECK(a->get() == b->get());
+    CHECK((*a)->med == static_cast<std::uint32_t>(i));
+    if (i > 0) CHECK(a->get() != s.routes().find(v4(i - 1))->get());
+  }
+  const std::weak_ptr<const route_attrs> kept = first.front().second;
+  first.clear();
+  second.clear();
+  s.withdraw(v6(0));
+  CHECK_FALSE(kept.expired());  // v4(0) still uses it
+  s.set_routes({});
+  CHECK(kept.expired());  // no route uses it: the speaker let it go
+}
+
 TEST_CASE("a peer with the wrong AS is refused with Bad Peer AS") {
   pair_of_speakers p;
   p.a_cfg.peers[0].asn = 65099;  // B is really 65001
@@ -235,15 +339,7 @@ TEST_CASE("the hold timer closes a session whose peer went silent") {
   silent.async_accept([&](boost::system::error_code ec, asio::ip::tcp::socket s) {
     if (ec) return;
     conn.emplace(std::move(s));
-    open_message o;
-    o.my_as = 65000;
-    o.hold_time = 3;
-    o.bgp_id = 0x7F000001;
-    o.capabilities = {cap::multiprotocol{ipv4_unicast}, cap::four_octet_as{65000}};
-    auto out = std::make_shared<bytes>();
-    encode_open(o, *out);
-    encode_keepalive(*out);
-    asio::async_write(*conn, asio::buffer(*out), [out](boost::system::error_code, std::size_t) {});
+    greet_as_a(*conn, 3, {ipv4_unicast});
   });
   // Keep reading so B's writes never block; collect what B sends.
   auto got = std::make_shared<bytes>();
