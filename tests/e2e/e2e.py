@@ -155,7 +155,11 @@ class Cluster:
             lab.route(ns, "default", ROUTER_V4)
             lab.route(ns, "default", ROUTER_V6)
             if not dummy_links_work(ns):
+                # Made like a dummy (NOARP, no multicast): with multicast on,
+                # every IPv6 address would also join its solicited-node group,
+                # kernel work (MLD) a real kube-lb0 never does.
                 L.run("ip", "link", "add", "kube-lb0", "type", "bridge", ns=ns)
+                L.run("ip", "link", "set", "kube-lb0", "arp", "off", "multicast", "off", ns=ns)
             self.nodes.append({"name": name, "ns": ns, "i": i, "agent": None})
         for n in self.nodes:
             lab.wait_reachable(n["ns"], ROUTER_V4)
