@@ -26,6 +26,7 @@ std::optional<link_info> parse_link(const nlmsghdr* h) {
   link_info l;
   l.index = ifi->ifi_index;
   l.up = (ifi->ifi_flags & IFF_UP) != 0;
+  l.multicast = (ifi->ifi_flags & IFF_MULTICAST) != 0;
   if (tb[IFLA_IFNAME] != nullptr) {
     const char* s = static_cast<const char*>(nla_data(tb[IFLA_IFNAME]));
     l.name.assign(s, strnlen(s, static_cast<std::size_t>(nla_len(tb[IFLA_IFNAME]))));

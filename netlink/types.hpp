@@ -35,6 +35,9 @@ struct link_info {
   std::string name;
   std::string kind;  // IFLA_INFO_KIND ("bridge", "veth", "dummy"), empty for physical NICs
   bool up = false;   // IFF_UP (administrative state)
+  // IFF_MULTICAST: every IPv6 address on such a link also joins its
+  // solicited-node group (MLD work per address); a dummy has it off.
+  bool multicast = false;
   std::vector<std::uint8_t> hwaddr;  // IFLA_ADDRESS; 6 bytes on Ethernet
 };
 

@@ -72,9 +72,14 @@ TEST_CASE("ensure_link adopts an existing link of any type and sets it up", "[ne
   CHECK(r->kind == "bridge");
   CHECK(r->up);
   CHECK_THAT(ns.run("ip -o link show lb-custom"), Catch::Contains("<BROADCAST,MULTICAST,UP"));
+  CHECK(r->multicast);  // a bridge's default: the agent warns (MLD work per IPv6 address)
   auto again = nl->ensure_link("lb-custom");  // idempotent
   REQUIRE(again);
   CHECK(again->index == r->index);
+  ns.run("ip link set lb-custom arp off multicast off");  // as a dummy is: no warning
+  auto quiet = nl->ensure_link("lb-custom");
+  REQUIRE(quiet);
+  CHECK_FALSE(quiet->multicast);
 }
 
 TEST_CASE("add, list and remove IPv4 and IPv6 addresses with several prefix lengths", "[netlink][address]") {
