@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <regex>
+#include <utility>
 
 #include "netlink/rtnl.hpp"
 
@@ -110,7 +111,9 @@ nl_result<link_info> rtnl::ensure_link(std::string_view name) {
     // Measured (BENCHMARKS.md, scale): 10,000 IPv6 Services converged in
     // 166 s on such a bridge, 23 s with multicast off. Herald does not change
     // flags on a link it did not create; it says what to do.
-    if (found->multicast)
+    if (!found->multicast)
+      multicast_warned_ = 0;  // fixed: warn again should it come back
+    else if (std::exchange(multicast_warned_, found->index) != found->index)
       spdlog::warn("netlink: link {}: the adopted {} link has multicast on, so each IPv6 address on it also joins "
                    "its solicited-node group (kernel MLD work per address, which a dummy never does); "
                    "`ip link set {} arp off multicast off` makes it behave as a dummy",

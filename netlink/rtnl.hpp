@@ -103,6 +103,9 @@ class rtnl {
   rtnl_options options_;
   std::uint32_t seq_ = 1;
   std::vector<char> rx_;
+  // The adopted link last warned about for having multicast on: the
+  // reconciler ensures the link on every pass, the warning is once per link.
+  int multicast_warned_ = 0;
 };
 
 // Parses an RTM_NEWADDR / RTM_DELADDR message; nullopt if malformed or not
