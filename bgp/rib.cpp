@@ -10,10 +10,11 @@ namespace herald::bgp {
 using namespace wire;
 
 std::size_t prefix_hash::operator()(const ip_prefix& p) const noexcept {
-  // FNV-1a over the significant bytes: cheap, and /32 or /128 keys differ in their last octets.
-  std::uint64_t h = 1469598103934665603ull ^ p.length ^ (static_cast<std::uint64_t>(p.addr.family) << 8);
-  for (std::size_t i = 0; i < p.addr.size(); ++i) h = (h ^ p.addr.octets[i]) * 1099511628211ull;
-  return static_cast<std::size_t>(h);
+  // Over the significant bytes: /32 or /128 keys differ in their last octets.
+  fnv1a f;
+  f.h ^= p.length ^ (static_cast<std::uint64_t>(p.addr.family) << 8);
+  for (std::size_t i = 0; i < p.addr.size(); ++i) f.mix(p.addr.octets[i]);
+  return static_cast<std::size_t>(f.h);
 }
 
 namespace {

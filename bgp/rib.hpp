@@ -18,6 +18,13 @@
 
 namespace herald::bgp {
 
+// FNV-1a, 64 bits: cheap, and good for keys made of small integers and
+// octets (prefixes, attribute sets).
+struct fnv1a {
+  std::uint64_t h = 1469598103934665603ull;
+  void mix(std::uint64_t v) { h = (h ^ v) * 1099511628211ull; }
+};
+
 struct prefix_hash {
   std::size_t operator()(const wire::ip_prefix& p) const noexcept;
 };

@@ -229,9 +229,9 @@ void speaker::reconfigure(speaker_config cfg) {
 }
 
 std::size_t speaker::attrs_value_hash::operator()(const attrs_ref& a) const noexcept {
-  // FNV-1a over every field operator== compares, so equal sets hash equal.
-  std::uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](std::uint64_t v) { h = (h ^ v) * 1099511628211ull; };
+  // Over every field operator== compares, so equal sets hash equal.
+  fnv1a f;
+  auto mix = [&f](std::uint64_t v) { f.mix(v); };
   auto mix_address = [&](const ip_address& x) {
     mix(static_cast<std::uint64_t>(x.family));
     for (auto o : x.octets) mix(o);
@@ -252,7 +252,7 @@ std::size_t speaker::attrs_value_hash::operator()(const attrs_ref& a) const noex
   if (a->next_hop) mix_address(*a->next_hop);
   mix(0x102);
   for (auto& p : a->peers) mix_address(p);
-  return static_cast<std::size_t>(h);
+  return static_cast<std::size_t>(f.h);
 }
 
 attrs_ref speaker::intern(const attrs_ref& a) {
