@@ -64,6 +64,9 @@ std::string render_agent_metrics(const agent_figures& f) {
   w.counter("herald_agent_bgppeer_status_writes_total", "BGPPeer status patches this agent wrote.",
             f.peer_status_writes);
   w.counter("herald_agent_lease_renewals_total", "Successful renewals of this node's Lease.", f.lease_renewals);
+  w.counter("herald_agent_kube_connections_opened_total",
+            "Connections opened to the API server (watches and keep-alive connections for writes).",
+            f.kube_connections_opened);
   w.counter("herald_agent_events_dropped_total", "Events the per-object rate limit dropped.", f.events_dropped);
   w.gauge("herald_agent_ready", "1 once every informer synced and the first plan was applied.", f.ready ? 1.0 : 0.0);
   return w.take();

@@ -36,6 +36,7 @@ struct agent_figures {
   std::uint64_t peer_status_writes = 0;  // BGPPeer /status patches
   std::uint64_t lease_renewals = 0;
   std::uint64_t events_dropped = 0;
+  std::uint64_t kube_connections_opened = 0;  // to the API server, watches included
   std::uint64_t plans = 0;
   std::uint64_t fast_path_applies = 0;  // a Service's new address applied before the full plan
   const prometheus::histogram* reconcile_seconds = nullptr;

@@ -643,6 +643,7 @@ std::string node_agent::metrics() const {
   f.routes_in_table = sp_.route_count();
   f.netlink = applier_->counters();
   f.events_dropped = recorder_->dropped();
+  f.kube_connections_opened = client_->connections_opened();
   f.reconcile_seconds = &reconcile_seconds_;
   f.ready = ready_;
   for (const auto& [name, inf] : informers_) {

@@ -4,11 +4,15 @@
 // once more), TLS with the configured CA, client certificate and server name.
 // Non-2xx answers become kube::error carrying the Status reason.
 //
-// Threading: one io_context thread; every call must come from it. Many
-// requests may be in flight at once: each takes an idle connection or opens one.
+// Threading: one io_context thread; every call must come from it. At most
+// client_config::max_requests_in_flight requests are on the wire at once,
+// each on an idle keep-alive connection or a new one; more wait, first come
+// first served, and their deadline starts when they are sent. Watch streams
+// hold a connection each and are not counted.
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,6 +22,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <nlohmann/json.hpp>
@@ -84,6 +89,7 @@ class client : public std::enable_shared_from_this<client> {
   void close_idle();
   // Counters for tests and metrics.
   std::size_t connections_opened() const { return connections_opened_; }
+  std::size_t requests_waiting() const { return slot_waiters_.size(); }
 
   struct connection;
   ~client();
@@ -95,6 +101,10 @@ class client : public std::enable_shared_from_this<client> {
   asio::awaitable<result<std::unique_ptr<connection>>> take_connection();
   void give_back(std::unique_ptr<connection> conn);
   result<std::string> authorization();
+  // A slot for one request (max_requests_in_flight); release hands it to the
+  // first waiter, if any.
+  asio::awaitable<void> acquire_request_slot();
+  void release_request_slot();
 
   asio::any_io_executor ex_;
   client_config cfg_;
@@ -103,6 +113,8 @@ class client : public std::enable_shared_from_this<client> {
   unsigned tls_generation_ = 0;
   std::vector<std::unique_ptr<connection>> idle_;
   std::size_t connections_opened_ = 0;
+  std::size_t requests_in_flight_ = 0;
+  std::deque<std::shared_ptr<asio::steady_timer>> slot_waiters_;
 };
 
 // Turns a non-2xx answer into a kube::error using its Status body when it has one.

@@ -66,6 +66,11 @@ struct client_config {
   std::string ns = "default";  // the context's namespace or the service account's
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::milliseconds connect_timeout{10'000};
+  // Requests (not watch streams) on the wire at once; the rest wait, in
+  // order, for one to finish (client.hpp). Each is one connection: without
+  // a bound, a burst (an agent annotating 3,000 Services after its first
+  // plan) opened one connection per request, TLS handshake included.
+  std::size_t max_requests_in_flight = 8;
 };
 
 // "https://[2001:db8::1]:6443/prefix" → parts. IPv6 hosts need brackets.

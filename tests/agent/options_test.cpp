@@ -124,6 +124,7 @@ TEST_CASE("agent metrics: the documented families, and promtool accepts them") {
   h.observe(0.002);
   f.reconcile_seconds = &h;
   f.ready = true;
+  f.kube_connections_opened = 11;
   auto text = render_agent_metrics(f);
   CHECK_THAT(text, Catch::Contains("herald_agent_bgp_session_up{peer=\"192.0.2.1\",peer_asn=\"65000\"} 1\n"));
   CHECK_THAT(text, Catch::Contains("herald_agent_bgp_session_up{peer=\"2001:db8::1\",peer_asn=\"65000\"} 0\n"));
@@ -136,5 +137,6 @@ TEST_CASE("agent metrics: the documented families, and promtool accepts them") {
   CHECK_THAT(text, Catch::Contains("herald_agent_kube_errors_total{resource=\"services\"} 2\n"));
   CHECK_THAT(text, Catch::Contains("herald_agent_kube_informer_synced{resource=\"bgppeers\"} 0\n"));
   CHECK_THAT(text, Catch::Contains("herald_agent_ready 1\n"));
+  CHECK_THAT(text, Catch::Contains("herald_agent_kube_connections_opened_total 11\n"));
   herald::test::promtool_check(text);
 }

@@ -1,7 +1,10 @@
 // Writes against the emulator: Service status with ipMode (defaulted to VIP
 // by the server), resourceVersion preconditions surfacing as 409 conflicts,
 // annotation patches that add and remove, a custom resource's /status, and
-// Events aggregated into one object with a count, under a rate limit.
+// Events aggregated into one object with a count, under a rate limit; a
+// burst of requests bounded to max_requests_in_flight connections.
+#include <boost/asio/detached.hpp>
+
 #include "emulator_process.hpp"
 #include "kube/events.hpp"
 #include "kube/writes.hpp"
@@ -126,4 +129,65 @@ TEST_CASE("repeated Events are patched with a count, and rate-limited") {
   // The per-object burst (25) is spent: further events are dropped without a request.
   for (int i = 0; i < 30; ++i) REQUIRE(run_sync(ctx, rec.record(ref, "Normal", "Spam", std::to_string(i))));
   CHECK(rec.dropped() == 30 + 3 - 25);
+}
+
+TEST_CASE("a burst of requests shares max_requests_in_flight connections; watches are not counted") {
+  emulator_process emu;
+  boost::asio::io_context ctx;
+  auto cfg = emu.config();
+  cfg.max_requests_in_flight = 3;
+  auto c = make_client(ctx, cfg);
+
+  // Two watch streams, open throughout: they hold connections of their own
+  // and no request slot.
+  std::vector<std::shared_ptr<stream_cancel>> watches;
+  int watches_ended = 0;
+  for (int i = 0; i < 2; ++i) {
+    auto cancel = std::make_shared<stream_cancel>();
+    watches.push_back(cancel);
+    boost::asio::co_spawn(
+        ctx,
+        [c, cancel, &watches_ended]() -> boost::asio::awaitable<void> {
+          co_await c->stream_lines("/api/v1/namespaces/default/services?watch=1", 30s,
+                                   [](std::string_view) { return true; }, cancel);
+          ++watches_ended;
+        },
+        boost::asio::detached);
+  }
+  run_for(ctx, 200ms);
+  const std::size_t watch_connections = c->connections_opened();
+  REQUIRE(watch_connections == 2);
+  REQUIRE(watches_ended == 0);
+
+  // 60 requests at once, as an agent annotating Services after its first plan.
+  constexpr int burst = 60;
+  int answered = 0, finished = 0;
+  for (int i = 0; i < burst; ++i)
+    boost::asio::co_spawn(
+        ctx,
+        [c, &answered, &finished]() -> boost::asio::awaitable<void> {
+          request_options r;
+          r.target = "/api/v1/namespaces/default/services";
+          auto res = co_await c->request(r);
+          if (res && res->status == 200) ++answered;
+          ++finished;
+        },
+        boost::asio::detached);
+  ctx.restart();
+  ctx.poll();  // every request has started: three are sent, the rest wait
+  CHECK(c->requests_waiting() == burst - 3);
+  REQUIRE(run_until(ctx, [&] { return finished == burst; }, 30s));
+  CHECK(answered == burst);
+  CHECK(c->requests_waiting() == 0);
+  // Three connections carried all 60 (one each without the bound).
+  CHECK(c->connections_opened() - watch_connections <= 3);
+
+  // The slots are free again: one more request needs no new connection.
+  request_options again;
+  again.target = "/api/v1/namespaces/default/services";
+  auto one = run_sync(ctx, c->request(again));
+  REQUIRE(one);
+  CHECK(c->connections_opened() - watch_connections <= 3);
+  for (auto& w : watches) (*w)();
+  CHECK(run_until(ctx, [&] { return watches_ended == 2; }, 5s));
 }
