@@ -668,4 +668,14 @@ std::array<std::size_t, 2> ready_local_endpoints(const cluster_state& state, std
   return it == counts.end() ? std::array<std::size_t, 2>{0, 0} : it->second;
 }
 
+lease_expiry_check check_lease_expiry(const std::vector<std::chrono::steady_clock::time_point>& live_expiries,
+                                      std::chrono::steady_clock::time_point now) {
+  lease_expiry_check out;
+  for (auto expires : live_expiries) {
+    if (expires <= now) return {true, std::nullopt};
+    if (!out.next || expires < *out.next) out.next = expires;
+  }
+  return out;
+}
+
 }  // namespace herald::agent

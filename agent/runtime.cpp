@@ -202,8 +202,8 @@ bool node_agent::lease_update_matters(const kube::lease& before, const kube::lea
   // renewal changes a plan only when the Lease had expired by this agent's
   // clock (the node comes back); otherwise note when it was seen, which is
   // all the next plan reads from it (build_state), and plan nothing. The
-  // expiry timer armed by the last plan still fires at the old expiry and
-  // replans once, finding the node live.
+  // expiry timer armed by the last plan fires at the old expiry, finds the
+  // renewal noted here and waits for the new expiry (lease_expiry_due).
   if (!parse_node_lease(before) && !parse_node_lease(after)) return false;  // the allocator's election Lease
   if (before.holder_identity != after.holder_identity ||
       before.lease_duration_seconds != after.lease_duration_seconds || before.meta.annotations != after.meta.annotations)
@@ -212,7 +212,8 @@ bool node_agent::lease_update_matters(const kube::lease& before, const kube::lea
   if (it == lease_seen_.end() || it->second.renew_time != before.renew_time) return true;  // no plan saw it yet
   auto now = std::chrono::steady_clock::now();
   if (it->second.at + std::chrono::seconds(before.lease_duration_seconds) <= now) return true;  // expired: live again
-  it->second = {after.renew_time, now};
+  it->second.renew_time = after.renew_time;
+  it->second.at = now;
   return false;
 }
 
@@ -299,8 +300,9 @@ cluster_state node_agent::build_state() {
     if (!l) continue;  // not a node Lease (the allocator's election Lease lives here too)
     auto it = lease_seen_.find(o->meta.name);
     auto at = (it != lease_seen_.end() && it->second.renew_time == o->renew_time) ? it->second.at : now;
-    seen[o->meta.name] = {o->renew_time, at};
-    l->expires = at + std::chrono::seconds(o->lease_duration_seconds);
+    const std::chrono::seconds duration(o->lease_duration_seconds);
+    l->expires = at + duration;
+    seen[o->meta.name] = {o->renew_time, at, duration, l->expires > s.now};
     s.leases.push_back(std::move(*l));
   }
   lease_seen_ = std::move(seen);
@@ -554,10 +556,25 @@ void node_agent::arm_lease_expiry(const cluster_state& state) {
     if (l.expires > state.now && (!next || l.expires < *next)) next = l.expires;
   expiry_timer_.cancel();
   if (!next || !api_reachable_) return;
-  expiry_timer_.expires_at(*next + 10ms);
+  wait_for_lease_expiry(*next);
+}
+
+void node_agent::wait_for_lease_expiry(std::chrono::steady_clock::time_point when) {
+  expiry_timer_.cancel();
+  expiry_timer_.expires_at(when + 10ms);
   expiry_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-    if (auto self = weak.lock(); self && !ec) self->changed();
+    if (auto self = weak.lock(); self && !ec) self->lease_expiry_due();
   });
+}
+
+void node_agent::lease_expiry_due() {
+  if (stopped_ || !api_reachable_) return;
+  std::vector<std::chrono::steady_clock::time_point> expiries;
+  for (const auto& [name, seen] : lease_seen_)
+    if (seen.live_at_plan) expiries.push_back(seen.at + seen.duration);
+  auto check = check_lease_expiry(expiries, std::chrono::steady_clock::now());
+  if (check.replan) changed();
+  else if (check.next) wait_for_lease_expiry(*check.next);
 }
 
 asio::awaitable<bool> node_agent::renew_lease_once() {

@@ -112,6 +112,8 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   void write_annotations(const node_plan& plan);
   void report_diagnostics(const node_plan& plan);
   void arm_lease_expiry(const cluster_state& state);
+  void wait_for_lease_expiry(std::chrono::steady_clock::time_point when);
+  void lease_expiry_due();  // check_lease_expiry: replan, or wait for the next
   boost::asio::awaitable<void> renew_lease_loop();
   boost::asio::awaitable<bool> renew_lease_once();
   boost::asio::awaitable<void> delete_lease();
@@ -152,7 +154,9 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   // Other nodes' Leases: when this agent saw each renewTime change (kube/election.hpp's rule).
   struct lease_seen {
     std::string renew_time;
-    std::chrono::steady_clock::time_point at;
+    std::chrono::steady_clock::time_point at;  // when this agent saw that renewal
+    std::chrono::seconds duration{0};
+    bool live_at_plan = false;  // the last plan counted the node live
   };
   std::map<std::string, lease_seen> lease_seen_;
   std::optional<std::chrono::steady_clock::time_point> last_renewal_;  // of this node's Lease

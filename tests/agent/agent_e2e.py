@@ -11,7 +11,8 @@
 #  1. the router's FIB holds 203.0.113.10/32 with one next hop per node, and
 #     the address is on every node's kube-lb0 (pre-created as a bridge: this
 #     kernel has no dummy type); /readyz is 200, /metrics passes promtool;
-#     in a steady cluster the agents write nothing but their Leases, and
+#     in a steady cluster the agents write nothing but their Leases and plan
+#     nothing for 41 s (a node Lease expiry timer fires in that time), and
 #     ServiceGroup status writes (the allocator's) replan nothing;
 #  1b. a second Service given its address while the agents run: every agent
 #     applies it by the fast path (metric), the full plan keeps it and writes
@@ -247,6 +248,15 @@ def checks(router, emu, agents):
     L_assert(not others, f"writes in a steady cluster besides Leases: {others}")
     L_assert(len(writes) >= NODES, f"only {len(writes)} Lease writes in 11 s from {NODES} agents")
     log(f"ok   steady cluster: {len(writes)} writes in 11 s, all node Lease renewals")
+
+    # ... and plan nothing: node Lease renewals are noted, and the timer each
+    # plan arms at the earliest Lease expiry (40 s after a renewal) finds them
+    # renewed. 41 s covers one such expiry; each one replanned before.
+    plans = [metric(a, "herald_agent_plans_total") for a in agents]
+    time.sleep(41)
+    more = [metric(a, "herald_agent_plans_total") - p for a, p in zip(agents, plans)]
+    L_assert(all(m == 0 for m in more), f"a steady cluster replanned over 41 s: {more} plans per agent")
+    log("ok   steady cluster: no plan in 41 s (Lease expiry timers found the renewals)")
 
     # A ServiceGroup's status (the allocator rewrites its address counts)
     # is not read by the planner: five writes of it replan nothing (one

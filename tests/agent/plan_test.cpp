@@ -1052,3 +1052,22 @@ TEST_CASE("fast path: refused when the address is desired, the prefix announced 
   node_plan nothing;
   CHECK_FALSE(additions_only(nothing, {}, no, no));
 }
+
+TEST_CASE("lease expiry: replan only when a Lease counted live has lapsed", "[plan][leases]") {
+  using std::chrono::seconds;
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  // The timer armed at the earliest expiry fires; the renewals noted since
+  // moved every expiry on: wait for the earliest of them, plan nothing.
+  auto renewed = check_lease_expiry({t0 + seconds(30), t0 + seconds(25), t0 + seconds(38)}, t0);
+  CHECK_FALSE(renewed.replan);
+  REQUIRE(renewed.next);
+  CHECK(*renewed.next == t0 + seconds(25));
+  // One of them was not renewed: its node is dead, replan.
+  auto lapsed = check_lease_expiry({t0 + seconds(30), t0, t0 + seconds(38)}, t0);
+  CHECK(lapsed.replan);
+  CHECK(check_lease_expiry({t0 - seconds(1)}, t0).replan);
+  // No live Lease: nothing to wait for.
+  auto none = check_lease_expiry({}, t0);
+  CHECK_FALSE(none.replan);
+  CHECK_FALSE(none.next);
+}
