@@ -595,6 +595,7 @@ asio::awaitable<bool> node_agent::renew_lease_once() {
   req.target = kube::resources::leases.path(opt_.ns, name);
   req.body = patch.dump();
   req.content_type = "application/merge-patch+json";
+  req.ahead = true;
   auto r = co_await client_->request_json(req);
   if (!r && r.error().not_found() && !stopped_) {  // not after shutdown deleted it
     nlohmann::json lease = {{"apiVersion", "coordination.k8s.io/v1"},
@@ -607,6 +608,7 @@ asio::awaitable<bool> node_agent::renew_lease_once() {
     create.target = kube::resources::leases.path(opt_.ns);
     create.body = lease.dump();
     create.content_type = "application/json";
+    create.ahead = true;
     r = co_await client_->request_json(create);
   }
   if (!r) {

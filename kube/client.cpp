@@ -208,13 +208,14 @@ asio::awaitable<result<std::unique_ptr<client::connection>>> client::take_connec
   co_return fresh;
 }
 
-asio::awaitable<void> client::acquire_request_slot() {
+asio::awaitable<void> client::acquire_request_slot(bool ahead) {
   if (requests_in_flight_ < std::max<std::size_t>(1, cfg_.max_requests_in_flight)) {
     ++requests_in_flight_;
     co_return;
   }
   auto turn = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
-  slot_waiters_.push_back(turn);
+  if (ahead) slot_waiters_.push_front(turn);
+  else slot_waiters_.push_back(turn);
   // Woken by release_request_slot's cancel: the finishing request's slot is
   // now this one's (the count stays).
   co_await turn->async_wait(asio::as_tuple(asio::use_awaitable));
@@ -234,7 +235,7 @@ asio::awaitable<result<http_response>> client::request(const request_options& op
   using out_t = result<http_response>;
   const auto timeout = opt.timeout.count() > 0 ? opt.timeout : cfg_.request_timeout;
   bool auth_retried = false;
-  co_await acquire_request_slot();
+  co_await acquire_request_slot(opt.ahead);
   struct slot_guard {
     client& c;
     ~slot_guard() { c.release_request_slot(); }

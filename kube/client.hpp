@@ -7,7 +7,8 @@
 // Threading: one io_context thread; every call must come from it. At most
 // client_config::max_requests_in_flight requests are on the wire at once,
 // each on an idle keep-alive connection or a new one; more wait, first come
-// first served, and their deadline starts when they are sent. Watch streams
+// first served (request_options::ahead first), and their deadline starts
+// when they are sent. Watch streams
 // hold a connection each and are not counted.
 #pragma once
 
@@ -48,6 +49,10 @@ struct request_options {
   std::string body;
   std::string content_type;  // for bodies: application/json, application/merge-patch+json, ...
   std::chrono::milliseconds timeout{0};  // 0 = the configuration's request_timeout
+  // Waits for a slot ahead of the other requests (max_requests_in_flight):
+  // Lease renewals, so that a node renewing behind a burst of writes does not
+  // look dead to the others.
+  bool ahead = false;
 };
 
 // Cancels a stream_lines() call from outside (informer stop): the stream's
@@ -103,7 +108,7 @@ class client : public std::enable_shared_from_this<client> {
   result<std::string> authorization();
   // A slot for one request (max_requests_in_flight); release hands it to the
   // first waiter, if any.
-  asio::awaitable<void> acquire_request_slot();
+  asio::awaitable<void> acquire_request_slot(bool ahead);
   void release_request_slot();
 
   asio::any_io_executor ex_;

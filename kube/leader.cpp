@@ -85,6 +85,7 @@ asio::awaitable<bool> leader_elector::round() {
   get.target = resources::leases.path(ns_, name_);
   // A round must finish well within the renew deadline.
   get.timeout = std::max<std::chrono::milliseconds>(p.renew_deadline / 2, 200ms);
+  get.ahead = true;  // the election Lease: as a node Lease renewal
   auto current = co_await client_->request_json(get);
   std::optional<lease_record> seen;
   if (current) {
@@ -115,6 +116,7 @@ asio::awaitable<bool> leader_elector::round() {
     write.target = resources::leases.path(ns_, name_);
     write.body = lease_body(ns_, name_, d.record, last_rv_).dump();
   }
+  write.ahead = true;  // the election Lease: as a node Lease renewal
   auto written = co_await client_->request_json(write);
   if (!written) {
     if (!written.error().conflict() && written.error().status != 409)
@@ -135,6 +137,7 @@ asio::awaitable<void> leader_elector::release() {
   put.target = resources::leases.path(ns_, name_);
   put.body = lease_body(ns_, name_, *record, last_rv_).dump();
   put.timeout = std::max<std::chrono::milliseconds>(core_.params().renew_deadline / 2, 200ms);
+  put.ahead = true;  // the election Lease: as a node Lease renewal
   auto written = co_await client_->request_json(put);
   if (!written) spdlog::warn("kube: lease {}/{}: release failed: {}", ns_, name_, written.error().to_string());
   else core_.wrote(*record, std::chrono::steady_clock::now());
