@@ -435,6 +435,7 @@ asio::awaitable<void> controller::write_group_statuses() {
 std::string controller::metrics() const {
   controller_figures f = figures_;
   f.leader = can_write();
+  f.kube_connections_opened = client_->connections_opened();
   f.services_synced = services_ && services_->synced();
   f.groups_synced = groups_ && groups_->synced();
   for (const kube::informer_base* inf : {static_cast<const kube::informer_base*>(services_.get()),

@@ -28,6 +28,9 @@ std::string render_controller_metrics(const controller_figures& f) {
   w.sample("herald_allocator_kube_errors_total", {{"operation", "handler"}}, f.handler_errors);
   w.counter("herald_allocator_write_conflicts_total",
             "Writes refused with 409 (stale resourceVersion); the next informer event retries them.", f.conflicts);
+  w.counter("herald_allocator_kube_connections_opened_total",
+            "Connections opened to the API server (watches and keep-alive connections for writes).",
+            f.kube_connections_opened);
   return w.take();
 }
 

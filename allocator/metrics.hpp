@@ -38,6 +38,7 @@ struct controller_figures {
   std::uint64_t event_errors = 0;
   std::uint64_t handler_errors = 0;  // informer handlers that threw, loop restarts (kube/informer.hpp)
   std::uint64_t conflicts = 0;
+  std::uint64_t kube_connections_opened = 0;  // to the API server, watches included (kube::client)
 };
 
 // Metric families:
@@ -48,6 +49,7 @@ struct controller_figures {
 //   herald_allocator_events_dropped_total                     counter
 //   herald_allocator_kube_errors_total{operation}             counter: list, watch, write, event, handler
 //   herald_allocator_write_conflicts_total                    counter
+//   herald_allocator_kube_connections_opened_total            counter
 std::string render_controller_metrics(const controller_figures& f);
 
 }  // namespace herald::allocator

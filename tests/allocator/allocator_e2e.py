@@ -517,6 +517,11 @@ def scenario_restart_1000():
         _, text = a.http("/metrics")
         promtool_check(text, "leader")
         check('herald_allocator_pool_addresses_in_use{group="default",family="ipv6"} 500' in text, "in-use metric")
+        # Two watches and a few keep-alive connections carried the ~2,000
+        # writes (kube client: at most 8 requests on the wire).
+        conns = a.metric("herald_allocator_kube_connections_opened_total")
+        check(conns is not None and 2 <= conns <= 20, "connections opened for 1000 allocations: %s" % conns)
+        print("connections opened to the API server: %s" % conns)
         before = snapshot()
         all_ips = [v[0][0] for v in before.values()]
         check(len(set(all_ips)) == 1000, "1000 distinct addresses")

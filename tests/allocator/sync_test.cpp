@@ -179,11 +179,13 @@ TEST_CASE("controller metrics pass promtool and carry the figures") {
   f.status_patches = 5;
   f.list_errors = 2;
   f.conflicts = 1;
+  f.kube_connections_opened = 7;
   auto text = render_controller_metrics(f);
   CHECK(text.find("herald_allocator_leader 1\n") != std::string::npos);
   CHECK(text.find("herald_allocator_informer_synced{resource=\"servicegroups\"} 0\n") != std::string::npos);
   CHECK(text.find("herald_allocator_writes_total{kind=\"status\"} 5\n") != std::string::npos);
   CHECK(text.find("herald_allocator_kube_errors_total{operation=\"list\"} 2\n") != std::string::npos);
   CHECK(text.find("herald_allocator_write_conflicts_total 1\n") != std::string::npos);
+  CHECK(text.find("herald_allocator_kube_connections_opened_total 7\n") != std::string::npos);
   herald::test::promtool_check(text + render_metrics({}, {}));
 }
