@@ -110,9 +110,11 @@ def measure(c, n, family, rest):
     t_full = time.monotonic() - t0
     updates_converge = updates(c) - updates_before
     log(f"converged after {t_full:.1f} s; router updates {updates_converge}; resting 5 + {rest} s")
-    settled = settle(c, 60 + n * 0.03)
+    settled, drained = settle(c, 60 + n * 0.03)
     log(f"API writes other than Leases stopped {settled:.1f} s after convergence" if settled is not None
         else "API writes other than Leases still going; measuring anyway")
+    log("writes after convergence (verb resource by client: count): " +
+        (", ".join(f"{v} {r} by {w}: {k}" for (v, r, w), k in drained.most_common(8)) or "none"))
     agents = {n_["name"]: n_["agent"].pid for n_ in c.nodes}
     u0 = updates(c)
     s0 = {k: proc_sample(p) for k, p in agents.items()}
@@ -142,20 +144,26 @@ def api_writes(c, seconds, interval=1.0):
         for e in c.api("POST", "/_emulator/requests?clear=1"):
             if e.get("verb") in WRITES:
                 resource = re.sub(r"^/apis?/(?:[^/]+/)?v1/(?:namespaces/[^/]+/)?", "", e.get("target", ""))
-                out.append((e["verb"], resource.split("/")[0].split("?")[0], e.get("userAgent") or "?"))
+                # services/status apart from services (the allocator's status, the agents' annotations)
+                out.append((e["verb"], e.get("resource") + ("/" + e["subresource"] if e.get("subresource") else "")
+                            if e.get("resource") else resource.split("/")[0].split("?")[0], e.get("userAgent") or "?"))
         if time.monotonic() >= end:
             return out
 
 
 def settle(c, timeout):
-    """Seconds until a whole second passes with no API write but Leases
-    (the Events and annotations of a large change drain after the routes
-    converged); None if that does not happen within timeout."""
+    """(Seconds until a whole second passes with no API write but Leases,
+    or None if that does not happen within timeout; the writes but Leases
+    meanwhile, counted by (verb, resource, client)): the Events and
+    annotations of a large change drain after the routes converged."""
     t0 = time.monotonic()
+    seen = collections.Counter()
     while time.monotonic() - t0 < timeout:
-        if not [w for w in api_writes(c, 1.0) if w[1] != "leases"]:
-            return time.monotonic() - t0
-    return None
+        other = [w for w in api_writes(c, 1.0) if w[1] != "leases"]
+        if not other:
+            return time.monotonic() - t0, seen
+        seen.update(other)
+    return None, seen
 
 
 def report(r, router_kind, argv):
