@@ -8,8 +8,8 @@
 // client_config::max_requests_in_flight requests are on the wire at once,
 // each on an idle keep-alive connection or a new one; more wait, first come
 // first served (request_options::ahead first), and their deadline starts
-// when they are sent. Watch streams
-// hold a connection each and are not counted.
+// when they are sent. Watch streams hold a connection each and are not
+// counted.
 #pragma once
 
 #include <chrono>
