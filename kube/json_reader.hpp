@@ -43,19 +43,18 @@ class json_reader {
   }
 
   // A member that must be an object (absent → nullptr, no error).
+  // Either failure names path.key.
   const nlohmann::json* object(const nlohmann::json& parent, const char* key, const std::string& path) {
-    if (!ok()) return nullptr;
-    if (!parent.is_object()) {
+    if (ok() && !parent.is_object()) {
       fail(path, key, "not an object");
       return nullptr;
     }
-    auto it = parent.find(key);
-    if (it == parent.end() || it->is_null()) return nullptr;
-    if (!it->is_object()) {
+    const auto* m = member(parent, key, path);  // parent is an object (or an error is recorded) here
+    if (m && !m->is_object()) {
       fail(path, key, "not an object");
       return nullptr;
     }
-    return &*it;
+    return m;
   }
 
   template <class T>

@@ -143,10 +143,12 @@ def api_writes(c, seconds, interval=1.0):
         time.sleep(max(0.0, min(interval, end - time.monotonic())))
         for e in c.api("POST", "/_emulator/requests?clear=1"):
             if e.get("verb") in WRITES:
-                resource = re.sub(r"^/apis?/(?:[^/]+/)?v1/(?:namespaces/[^/]+/)?", "", e.get("target", ""))
-                # services/status apart from services (the allocator's status, the agents' annotations)
-                out.append((e["verb"], e.get("resource") + ("/" + e["subresource"] if e.get("subresource") else "")
-                            if e.get("resource") else resource.split("/")[0].split("?")[0], e.get("userAgent") or "?"))
+                # The emulator logs what an authorizer sees: services/status
+                # apart from services (the allocator's status, the agents' annotations).
+                resource = e.get("resource") or "?"
+                if e.get("subresource"):
+                    resource += "/" + e["subresource"]
+                out.append((e["verb"], resource, e.get("userAgent") or "?"))
         if time.monotonic() >= end:
             return out
 
