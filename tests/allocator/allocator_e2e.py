@@ -690,8 +690,10 @@ def scenario_api_outage():
             c.service("outage", "before-%d" % i)
         before = {i: c.wait_ips("outage", "before-%d" % i) for i in range(5)}
         c.settle(leader)
-        c.req("POST", "/_emulator/requests?clear=1")
+        # Faults first, then the log cleared: a request the emulator served
+        # between the two calls would otherwise count as served in the outage.
         c.req("POST", "/_emulator/fail?code=503&count=100000000")
+        c.req("POST", "/_emulator/requests?clear=1")
         c.req("POST", "/_emulator/drop")
         during = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "during-%d" % i, "namespace": "outage"},
                    "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]}} for i in range(8)]
@@ -723,11 +725,11 @@ def scenario_api_outage():
         # Second phase: reads and watches work, every write fails. The
         # leader sees the new Services, cannot write their addresses (nor
         # renew its Lease); after it they are served, still no address twice.
-        leader = next(r for r in (x, y) if r.leading())
+        leader = wait_for(lambda: next((r for r in (x, y) if r.leading()), None), "a leader after the outage", 30)
         c.settle(leader)
-        c.req("POST", "/_emulator/requests?clear=1")
         for verb in ("create", "update", "patch", "delete"):
             c.req("POST", "/_emulator/fail?code=503&count=100000000&verb=%s" % verb)
+        c.req("POST", "/_emulator/requests?clear=1")  # after the faults, as above
         st, body, _ = c.req("POST", "/_emulator/objects", [dict(d, metadata={"name": "ro-%d" % i, "namespace": "outage"})
                                                           for i, d in enumerate(during[:4])])
         check(st == 200 and body.get("created") == 4, "4 Services created during the write outage: %s" % body)
