@@ -126,20 +126,24 @@ boost::system::error_code speaker::start() {
   cfg_.routes.clear();
   set_routes(routes);
   open_bfd(ex_, cfg_, *shared_);
-  for (auto& p : cfg_.peers) {
-    install_md5(p);
-    auto s = std::make_shared<session>(ex_, p, shared_);
-    sessions_.push_back(s);
-    s->start();
-  }
+  for (auto& p : cfg_.peers) start_session(p, sessions_);
   return ec;
 }
 
-void speaker::install_md5(const peer_config& p) {
-  if (!acceptor_ || p.password.empty()) return;
-  auto fam = acceptor_->local_endpoint().address().is_v4() ? afi::ipv4 : afi::ipv6;
-  if (auto e = set_tcp_md5(acceptor_->native_handle(), fam, p.address, p.password))
-    spdlog::error("peer {}: TCP MD5 key on the listener: {}", p.name(), e.message());
+void speaker::start_session(const peer_config& p, std::vector<std::shared_ptr<session>>& sessions) {
+  if (acceptor_ && !p.password.empty()) {
+    auto fam = acceptor_->local_endpoint().address().is_v4() ? afi::ipv4 : afi::ipv6;
+    if (auto e = set_tcp_md5(acceptor_->native_handle(), fam, p.address, p.password))
+      spdlog::error("peer {}: TCP MD5 key on the listener: {}", p.name(), e.message());
+  }
+  // A passive session only ever starts from an accepted connection.
+  if (p.passive && !acceptor_)
+    spdlog::warn("peer {}: passive, but this speaker has no BGP listener: the session cannot be established "
+                 "(give the agent --bgp-listen, herald-speaker \"listen\")",
+                 p.name());
+  auto s = std::make_shared<session>(ex_, p, shared_);
+  sessions.push_back(s);
+  s->start();
 }
 
 asio::awaitable<void> speaker::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
@@ -219,10 +223,7 @@ void speaker::reconfigure(speaker_config cfg) {
   for (auto& p : peers) {
     if (std::find_if(keep.begin(), keep.end(), [&](auto& s) { return s->config().address == p.address; }) != keep.end())
       continue;
-    install_md5(p);
-    auto s = std::make_shared<session>(ex_, p, shared_);
-    keep.push_back(s);
-    s->start();
+    start_session(p, keep);
   }
   sessions_ = std::move(keep);
   set_routes(routes);

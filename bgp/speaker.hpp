@@ -86,7 +86,9 @@ class speaker {
   void notify(const std::vector<wire::ip_prefix>& changed);
   bool any_established() const;
   attrs_ref intern(const attrs_ref& a);
-  void install_md5(const peer_config& p);
+  // Installs p's TCP MD5 key on the listener, appends its session to
+  // sessions and starts it.
+  void start_session(const peer_config& p, std::vector<std::shared_ptr<session>>& sessions);
   std::shared_ptr<session> find(const wire::ip_address& a) const;
 
   asio::any_io_executor ex_;

@@ -5,7 +5,8 @@
 // silent peer, graceful shutdown sends 65535:0 then withdraws, a bad
 // configuration (wrong AS) is refused with the right NOTIFICATION, and the
 // max-prefix limit closes the session, and BFD gates a session (held until
-// Up, torn down with Cease / BFD Down, back on Up). No fixed sleeps: the
+// Up, torn down with Cease / BFD Down, back on Up), and a passive peer
+// without a listener is warned about. No fixed sleeps: the
 // io_context runs until a condition holds or a deadline passes.
 #include <catch2/catch.hpp>
 
@@ -13,6 +14,9 @@
 #include <chrono>
 #include <functional>
 #include <random>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sstream>
 
 #include "bgp/bfd/io.hpp"
 #include "bgp/speaker.hpp"
@@ -606,4 +610,38 @@ TEST_CASE("a passive peer held by BFD refuses inbound connections with Cease / B
   CHECK(std::to_integer<int>(got[19]) == static_cast<int>(notification_code::cease));
   CHECK(std::to_integer<int>(got[20]) == static_cast<int>(cease_subcode::bfd_down));
   CHECK(state_of(node, "127.0.0.1") == session_state::idle);
+}
+
+TEST_CASE("a passive peer on a speaker without a listener is named in a warning") {
+  // Such a session waits for a connection nothing accepts: the operator
+  // must hear why it never comes up (the agent's --bgp-listen).
+  std::ostringstream out;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out)));
+  asio::io_context io;
+  for (bool listening : {false, true}) {
+    speaker_config cfg;
+    cfg.router_id = 0x7F000002;
+    cfg.local_asn = 65001;
+    if (listening) {
+      cfg.listen_address = addr("127.0.0.2");
+      cfg.listen_port = free_port();
+    }
+    peer_config p;
+    p.address = addr("127.0.0.1");
+    p.asn = 65000;
+    p.passive = true;
+    p.description = "BGPPeer herald-system/router";
+    cfg.peers = {p};
+    speaker s(io.get_executor(), cfg);
+    REQUIRE_FALSE(s.start());
+    spdlog::default_logger()->flush();
+    const bool warned = out.str().find("peer BGPPeer herald-system/router (127.0.0.1 AS65000): passive, but this "
+                                       "speaker has no BGP listener") != std::string::npos;
+    CHECK(warned == !listening);
+    out.str("");
+    io.run_for(50ms);
+    io.restart();
+  }
+  spdlog::set_default_logger(previous);
 }

@@ -16,6 +16,9 @@
 #                never leaves kube-lb0
 #   delete       the Service deleted: its address leaves kube-lb0 on every
 #                node and the route leaves the router
+#   passive      the BGPPeer made passive: the agents (listening on [::]:179,
+#                as the DaemonSet's --bgp-listen=::) accept the router's
+#                connections, and a new Service gets its three next hops
 # Layout: the router namespace holds the bridge (192.0.2.1, 2001:db8::1), the
 # emulator (listening on 192.0.2.1) and the allocator; nodes are 192.0.2.11-13.
 # kube-lb0 is pre-created in each node as a bridge: this kernel has no dummy
@@ -275,7 +278,7 @@ class Cluster:
         n["agent"] = self.lab.start(f"agent-{n['name']}", n["ns"], [
             self.bin["agent"], "--kubeconfig", self.kubeconfigs.get("agent", self.kubeconfig), "--node-name",
             n["name"], "--namespace", NAMESPACE, "--http", "127.0.0.1:7473", "--grpc", "127.0.0.1:50051",
-            "--drain", "1", *self.herald_args])
+            "--bgp-listen", "::", "--drain", "1", *self.herald_args])  # listening, as the DaemonSet
 
     # --- observations ---------------------------------------------------------
     def fib(self, prefix):
@@ -435,6 +438,19 @@ def scenarios(c):
     poll(f"{prefix} gone from the router's FIB", lambda: not c.fib(prefix), 30)
     for n in c.nodes:
         poll(f"{prefix} gone from kube-lb0 of {n['name']}", lambda n=n: prefix not in c.lb_addresses(n), 30)
+
+    log("passive: the BGPPeer made passive; only the router's connections to the agents' listeners remain")
+    restarted = "configuration changed, restarting the session"
+    before = [n["agent"].output().count(restarted) for n in c.nodes]
+    c.patch(f"/apis/herald.dev/v1/namespaces/{NAMESPACE}/bgppeers/router", {"spec": {"passive": True}})
+    # The agents restart the sessions (Cease / Other Configuration Change)
+    # and from then on only accept; the router connects every second.
+    poll("every agent restarted its session as passive",
+         lambda: all(n["agent"].output().count(restarted) > b for n, b in zip(c.nodes, before)), 30)
+    c.router.wait_established([node_ip(n["i"]) for n in c.nodes], timeout=60)
+    c.create("/api/v1/namespaces/default/services", web_service("web-passive"))
+    ip = poll("the allocator gives web-passive an address", lambda: c.service_ip("web-passive"), 30)
+    poll(f"{ip}/32 via three next hops over the accepted sessions", lambda: c.fib(f"{ip}/32") == all_hops, 60)
 
 
 def run_cluster(argv, tag, scenarios_fn, usage_extra="", tools=None, prepare=None, **cluster_args):

@@ -116,6 +116,16 @@ def check_workloads(objs):
     env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in c["env"]}
     check(env.get("NODE_NAME") == "spec.nodeName" and env.get("POD_NAMESPACE") == "metadata.namespace",
           f"agent: NODE_NAME and POD_NAMESPACE from the downward API: {env}")
+    # The bgp port is only real with a listener (--bgp-listen; without it the
+    # agent only connects out and passive BGPPeers never come up), and a
+    # port below 1024 needs NET_BIND_SERVICE.
+    flag = {a.split("=")[0]: a.split("=", 1)[1] for a in c["args"] if "=" in a}
+    bgp_ports = [p["containerPort"] for p in c.get("ports", []) if p.get("name") == "bgp"]
+    listen_port = int(flag.get("--bgp-port", "179"))
+    check(bgp_ports == [listen_port] and "--bgp-listen" in flag
+          and (listen_port >= 1024 or "NET_BIND_SERVICE" in sc["capabilities"]["add"]),
+          f"agent: listens for BGP on the declared port {bgp_ports}: --bgp-listen {flag.get('--bgp-listen')}, "
+          f"--bgp-port {listen_port}, capabilities {sc['capabilities']['add']}")
     drain = next((int(a.split("=")[1]) for a in c["args"] if a.startswith("--drain=")), 10)
     check(pod["terminationGracePeriodSeconds"] > drain,
           f"agent: grace period {pod['terminationGracePeriodSeconds']} s above drain {drain} s")
