@@ -43,7 +43,7 @@ std::string render_agent_metrics(const agent_figures& f) {
             "Service addresses added and announced before the full plan (the fast path).", f.fast_path_applies);
   if (f.reconcile_seconds) {
     w.family("herald_agent_reconcile_duration_seconds", "histogram",
-             "From a change seen (after the debounce) to the plan applied to netlink and the speaker.");
+             "From the first change seen (before the debounce) to the plan applied to netlink and the speaker.");
     f.reconcile_seconds->write(w, "herald_agent_reconcile_duration_seconds");
   }
   w.family("herald_agent_kube_informer_synced", "gauge", "1 once the informer's first list completed.");

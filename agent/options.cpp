@@ -39,7 +39,7 @@ std::string usage_text() {
          "  --shutdown MODE         on SIGTERM: restart (keep the routes at the routers through graceful\n"
          "                          restart; default) or withdraw (graceful shutdown, drain, withdraw)\n"
          "  --drain SECONDS         graceful-shutdown drain with --shutdown withdraw (default 10)\n"
-         "  --log-level LEVEL       trace, debug, info, warn, error (default info)\n"
+         "  --log-level LEVEL       trace, debug, info, warn, error, critical, off (default info)\n"
          "  --version, --help\n";
 }
 

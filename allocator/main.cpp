@@ -57,7 +57,7 @@ const char* usage_text =
     "  --lease-duration S    Lease duration in seconds (default 15)\n"
     "  --renew-deadline S    stop acting when not renewed for S seconds (default 10)\n"
     "  --retry-period S      election round interval in seconds (default 2)\n"
-    "  --log-level LEVEL     trace, debug, info, warn, error (default info)\n"
+    "  --log-level LEVEL     trace, debug, info, warn, error, critical, off (default info)\n"
     "  --version             print the version\n"
     "  --help                this text\n";
 
