@@ -235,9 +235,15 @@ def checks(router, emu, agents):
                  f"node-{a.i}: {out.count('has multicast on')} warnings about kube-lb0's multicast, not one")
     log("ok   every agent warned once that the adopted kube-lb0 has multicast on")
     check_metrics(agents[0])
-    svc = emu.call("GET", "/api/v1/namespaces/shop/services/web")
-    ann = svc["metadata"].get("annotations", {})
-    log(f"     announcing-IPv4 annotation: {ann.get('herald.dev/announcing-IPv4')!r}")
+    # The annotation and its Event are written after the route is up
+    # (asynchronously): wait for them, so the steady window below starts
+    # after every write the convergence itself causes.
+    nodes = ",".join(f"node-{i}" for i in range(NODES))
+    ann = poll(f"announcing-IPv4 annotation {nodes}", lambda: emu.call(
+        "GET", "/api/v1/namespaces/shop/services/web")["metadata"].get("annotations", {}).get(
+        "herald.dev/announcing-IPv4") == nodes and nodes, 30)
+    log(f"     announcing-IPv4 annotation: {ann!r}")
+    time.sleep(2)  # the Event after the annotation, and the echoes' plans
 
     # Steady cluster: over a Lease renewal period the agents write nothing but their Leases.
     emu.call("POST", "/_emulator/requests?clear=1")  # clearing takes a POST

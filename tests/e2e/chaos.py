@@ -248,7 +248,9 @@ class Chaos:
             # starts slowly) ends it by the signal, as for any process; from
             # main on the agent holds it until its handler is in place.
             poll(f"agent {n['name']} in main (SIGTERM blocked or caught)", lambda: handles_sigterm(n["agent"].pid), 30)
-        rc = n["agent"].stop(sig)
+        # 15 s as the final stop: the Lease delete and LeakSanitizer's exit
+        # scan take seconds on two busy vCPUs (the default 5 s would SIGKILL).
+        rc = n["agent"].stop(sig, timeout=15)
         if sig == signal.SIGTERM:
             expect_clean_exit(n["agent"], rc)
         time.sleep(pause)
