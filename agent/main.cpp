@@ -98,10 +98,13 @@ int main(int argc, char** argv) {
       api.reset();
     }
   }
-  if (auto ec = sp.start()) {
-    spdlog::error("herald-agent: BGP listener: {}", ec.message());
-    return 1;
-  }
+  // Without the listener the agent still connects out to every active
+  // BGPPeer: a node where another BGP daemon holds the port keeps serving
+  // (herald_agent_bgp_listener_up 0; passive BGPPeers warn).
+  if (auto ec = sp.start())
+    spdlog::error("herald-agent: running without a BGP listener ({}): routers cannot open sessions to this node, "
+                  "passive BGPPeers cannot come up",
+                  ec.message());
 
   auto agent = herald::agent::node_agent::create(io.get_executor(), *client, opt, **nl, sp);
 

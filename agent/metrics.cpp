@@ -13,6 +13,10 @@ std::string render_agent_metrics(const agent_figures& f) {
     w.sample("herald_agent_bgp_session_up", {{"peer", p.address}, {"peer_asn", asn}},
              p.state == bgp::session_state::established ? 1.0 : 0.0);
   }
+  if (f.bgp_listener_up)
+    w.gauge("herald_agent_bgp_listener_up",
+            "1 while the BGP listener (--bgp-listen) accepts connections; 0: it could not bind.",
+            *f.bgp_listener_up ? 1.0 : 0.0);
   w.family("herald_agent_bgp_prefixes_announced", "gauge", "Prefixes advertised to the peer, per family.");
   for (const auto& p : f.peers) {
     w.sample("herald_agent_bgp_prefixes_announced", {{"peer", p.address}, {"family", "ipv4-unicast"}},

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct informer_figures {
 
 struct agent_figures {
   std::vector<bgp::peer_status> peers;
+  std::optional<bool> bgp_listener_up;  // none: no --bgp-listen
   std::size_t routes_in_table = 0;
   std::size_t routes_held = 0;  // planned but no address on the dummy link
   std::size_t dummy_addresses = 0, local_addresses = 0;

@@ -659,6 +659,7 @@ kube::probe_result node_agent::readiness() const {
 std::string node_agent::metrics() const {
   agent_figures f = figures_;
   f.peers = sp_.status();
+  if (opt_.bgp_listen) f.bgp_listener_up = sp_.listening();
   f.routes_in_table = sp_.route_count();
   f.netlink = applier_->counters();
   f.events_dropped = recorder_->dropped();

@@ -115,11 +115,14 @@ boost::system::error_code speaker::start() {
     if (!ec) acceptor_->bind(ep, ec);
     if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
+      // The sessions still start: connecting out needs no listener, and
+      // the caller decides whether to run on without it.
       spdlog::error("speaker: cannot listen on [{}]:{}: {}", la.to_string(), cfg_.listen_port, ec.message());
-      return ec;
+      acceptor_.reset();
+    } else {
+      spdlog::info("speaker: listening on [{}]:{}", la.to_string(), cfg_.listen_port);
+      asio::co_spawn(ex_, accept_loop(acceptor_), asio::detached);
     }
-    spdlog::info("speaker: listening on [{}]:{}", la.to_string(), cfg_.listen_port);
-    asio::co_spawn(ex_, accept_loop(acceptor_), asio::detached);
   }
   // The table holds the routes from here on; the configuration keeps none.
   auto routes = std::move(cfg_.routes);

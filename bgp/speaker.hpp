@@ -23,8 +23,11 @@ class speaker {
   ~speaker();
 
   // Opens the listener (if configured) and starts every session. Returns an
-  // error if the listener cannot bind.
+  // error if the listener cannot bind; the sessions start all the same
+  // (without a listener, passive ones cannot come up).
   boost::system::error_code start();
+  // Whether the listener is open (false also when none is configured).
+  bool listening() const { return acceptor_ && acceptor_->is_open(); }
   // New configuration: peers added, removed or changed are started, stopped
   // (Cease / Peer De-configured) or restarted (Cease / Other Configuration
   // Change); routes are replaced as by set_routes().

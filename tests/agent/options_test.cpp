@@ -138,5 +138,13 @@ TEST_CASE("agent metrics: the documented families, and promtool accepts them") {
   CHECK_THAT(text, Catch::Contains("herald_agent_kube_informer_synced{resource=\"bgppeers\"} 0\n"));
   CHECK_THAT(text, Catch::Contains("herald_agent_ready 1\n"));
   CHECK_THAT(text, Catch::Contains("herald_agent_kube_connections_opened_total 11\n"));
+  // Only with --bgp-listen: 1 open, 0 could not bind.
+  CHECK_THAT(text, !Catch::Contains("herald_agent_bgp_listener_up"));
   herald::test::promtool_check(text);
+  for (bool open : {true, false}) {
+    f.bgp_listener_up = open;
+    auto with_listener = render_agent_metrics(f);
+    CHECK_THAT(with_listener, Catch::Contains(std::string("herald_agent_bgp_listener_up ") + (open ? "1" : "0") + "\n"));
+    herald::test::promtool_check(with_listener);
+  }
 }

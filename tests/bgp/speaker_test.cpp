@@ -5,8 +5,9 @@
 // silent peer, graceful shutdown sends 65535:0 then withdraws, a bad
 // configuration (wrong AS) is refused with the right NOTIFICATION, and the
 // max-prefix limit closes the session, and BFD gates a session (held until
-// Up, torn down with Cease / BFD Down, back on Up), and a passive peer
-// without a listener is warned about. No fixed sleeps: the
+// Up, torn down with Cease / BFD Down, back on Up), a passive peer
+// without a listener is warned about, and a listener that cannot bind
+// leaves the sessions running. No fixed sleeps: the
 // io_context runs until a condition holds or a deadline passes.
 #include <catch2/catch.hpp>
 
@@ -612,6 +613,25 @@ TEST_CASE("a passive peer held by BFD refuses inbound connections with Cease / B
   CHECK(state_of(node, "127.0.0.1") == session_state::idle);
 }
 
+namespace {
+// A node (127.0.0.2, AS65001) with one eBGP peer, 127.0.0.1 AS65000; a
+// listener on 127.0.0.2:listen_port unless it is 0.
+speaker_config node_towards_router(std::uint16_t listen_port) {
+  speaker_config cfg;
+  cfg.router_id = 0x7F000002;
+  cfg.local_asn = 65001;
+  if (listen_port) {
+    cfg.listen_address = addr("127.0.0.2");
+    cfg.listen_port = listen_port;
+  }
+  peer_config p;
+  p.address = addr("127.0.0.1");
+  p.asn = 65000;
+  cfg.peers = {p};
+  return cfg;
+}
+}  // namespace
+
 TEST_CASE("a passive peer on a speaker without a listener is named in a warning") {
   // Such a session waits for a connection nothing accepts: the operator
   // must hear why it never comes up (the agent's --bgp-listen).
@@ -620,19 +640,9 @@ TEST_CASE("a passive peer on a speaker without a listener is named in a warning"
   spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out)));
   asio::io_context io;
   for (bool listening : {false, true}) {
-    speaker_config cfg;
-    cfg.router_id = 0x7F000002;
-    cfg.local_asn = 65001;
-    if (listening) {
-      cfg.listen_address = addr("127.0.0.2");
-      cfg.listen_port = free_port();
-    }
-    peer_config p;
-    p.address = addr("127.0.0.1");
-    p.asn = 65000;
-    p.passive = true;
-    p.description = "BGPPeer herald-system/router";
-    cfg.peers = {p};
+    auto cfg = node_towards_router(listening ? free_port() : 0);
+    cfg.peers[0].passive = true;
+    cfg.peers[0].description = "BGPPeer herald-system/router";
     speaker s(io.get_executor(), cfg);
     REQUIRE_FALSE(s.start());
     spdlog::default_logger()->flush();
@@ -644,4 +654,22 @@ TEST_CASE("a passive peer on a speaker without a listener is named in a warning"
     io.restart();
   }
   spdlog::set_default_logger(previous);
+}
+
+TEST_CASE("a listener that cannot bind is an error, and the sessions start all the same") {
+  // Another BGP daemon on the node holding the port: connecting out must
+  // still work (the agent runs on without the listener).
+  asio::io_context io;
+  const auto port = free_port();
+  // Listening without SO_REUSEADDR, as another daemon would.
+  asio::ip::tcp::acceptor squatter(io, {asio::ip::make_address("127.0.0.2"), port}, false);
+  speaker s(io.get_executor(), node_towards_router(port));
+  CHECK(s.start() == boost::system::errc::address_in_use);
+  CHECK_FALSE(s.listening());
+  REQUIRE(s.peer(addr("127.0.0.1")));
+  CHECK(s.peer(addr("127.0.0.1"))->state() != session_state::idle);  // started: connecting out
+
+  speaker t(io.get_executor(), node_towards_router(free_port()));
+  CHECK_FALSE(t.start());
+  CHECK(t.listening());
 }

@@ -6,7 +6,11 @@
 #   python3 bad_input.py ROUTER      ROUTER: bird frr
 #
 # Baseline: BGPPeer `router` (IPv4, the right password from a Secret) and a
-# Cluster Service `web`: three next hops. Then, in order, each checking that
+# Cluster Service `web`: three next hops. node-2's BGP port is taken before
+# its agent starts (another daemon's socket, as Calico's BIRD would hold it):
+# the agent logs that it runs without a listener, reports
+# herald_agent_bgp_listener_up 0 (the others 1), and its outgoing session
+# carries web's third next hop. Then, in order, each checking that
 # web's route keeps its three next hops throughout:
 #   unreachable   BGPPeer to 198.51.100.1, where nothing answers: each agent
 #                 logs the failing session naming the BGPPeer and 198.51.100.1;
@@ -231,15 +235,48 @@ def api_outage(c, prefixes, all_hops):
         raise AssertionError(f"after-outage's {prefix} lost next hops")
 
 
+# Binds [::]:179 without SO_REUSEADDR and never listens: the agent's bind
+# fails (EADDRINUSE) and the router's connections are refused.
+PORT_SQUATTER = ("import socket, time\n"
+                 "s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)\n"
+                 "s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n"
+                 "s.bind(('::', 179))\n"
+                 "print('bound', flush=True)\n"
+                 "time.sleep(3600)\n")
+
+
+def listener_up(c, n):
+    """n's herald_agent_bgp_listener_up, or None while it has no such sample."""
+    text = L.run("curl", "-sS", "-m", "2", "http://127.0.0.1:7473/metrics", ns=n["ns"], check=False)
+    return next((float(line.split()[1]) for line in text.splitlines()
+                 if line.startswith("herald_agent_bgp_listener_up ")), None)
+
+
+def listener_taken(c, all_hops, web):
+    log("listener-taken: node-2's agent runs without its BGP listener")
+    n = c.nodes[2]
+    expect_line = "running without a BGP listener"
+    poll(f"{n['name']}'s agent logs '{expect_line}'", lambda: expect_line in n["agent"].output(), 30)
+    for m in c.nodes:
+        want = 0.0 if m is n else 1.0
+        poll(f"{m['name']}: herald_agent_bgp_listener_up {want:.0f}", lambda m=m, want=want: listener_up(c, m) == want,
+             30)
+    if c.fib(web) != all_hops:
+        raise AssertionError(f"{web} via {sorted(c.fib(web))}: node-2's outgoing session should carry its next hop")
+
+
 def scenarios(c):
     e2e.setup_objects(c)
     c.create(f"/api/v1/namespaces/{NAMESPACE}/secrets", secret("router-password", PASSWORD))
     c.patch(f"{PEERS}/router", {"spec": {"password": {"secretRef": {"name": "router-password"}}}})
+    squatter = c.lab.start("port-179-squatter", c.nodes[2]["ns"], ["python3", "-c", PORT_SQUATTER])
+    poll("node-2's BGP port taken", lambda: "bound" in squatter.output(), 10)
     e2e.start_herald(c)
     all_hops = {e2e.node_ip(n["i"]) for n in c.nodes}
     log("baseline: web via three next hops")
     web = service_converges(c, "web", all_hops)
     expect_status(c, "router", "True", "Accepted")
+    listener_taken(c, all_hops, web)
     guard = RouteGuard(c, web, all_hops)
     try:
         unreachable_peer(c, all_hops)
