@@ -118,6 +118,10 @@ class fsm {
 
   fsm_transition handle(fsm_event e, const fsm_input& in = {});
 
+  // Whether the next start waits for the peer (PassiveTcpEstablishment,
+  // RFC 4271 §8.1.1); a session already past Active is not affected.
+  void set_passive(bool passive) { passive_ = passive; }
+
   // RFC 4271 §6.8: the connection in OpenSent / OpenConfirm lost a collision
   // and is closed by the caller; the FSM goes back to Active without actions,
   // ready for tcp_connected on the connection that won.

@@ -708,6 +708,12 @@ void session::send(bytes&& b, message_type t, std::size_t count) {
   if (!writing_) do_write();
 }
 
+void session::set_connection_settings(bool passive, std::uint32_t connect_retry) {
+  cfg_.passive = passive;
+  cfg_.connect_retry = connect_retry;
+  fsm_.set_passive(passive);
+}
+
 void session::set_send_hold_time(std::uint16_t seconds) {
   cfg_.send_hold_time = seconds;
   if (!writing_) return;  // the next write arms the timer with it

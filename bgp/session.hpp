@@ -109,6 +109,10 @@ class session : public std::enable_shared_from_this<session> {
   // changes without a restart; a write already pending is measured against
   // the new time from now (0 stops the timer).
   void set_send_hold_time(std::uint16_t seconds);
+  // Passive and the connect retry time only matter for the next connection:
+  // an Established session takes them without a restart (the speaker
+  // restarts sessions that are not Established instead).
+  void set_connection_settings(bool passive, std::uint32_t connect_retry);
   session_state state() const { return fsm_.state(); }
   peer_status status() const;
   const adj_rib_out& rib_out() const { return rib_out_; }

@@ -22,6 +22,16 @@ bool only_send_hold_differs(const peer_config& a, const peer_config& b) {
   return same == b;
 }
 
+// Whether a and b differ in nothing but what an Established session can take
+// in place: the send hold time and how the next connection is made.
+bool only_live_settings_differ(const peer_config& a, const peer_config& b) {
+  auto same = a;
+  same.send_hold_time = b.send_hold_time;
+  same.passive = b.passive;
+  same.connect_retry = b.connect_retry;
+  return same == b;
+}
+
 ip_address endpoint_address(const tcp::endpoint& e) {
   auto a = e.address();
   if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
@@ -191,6 +201,14 @@ void speaker::reconfigure(speaker_config cfg) {
       spdlog::info("peer {}: send hold time now {} s (0: off); a write already waiting has that long from now",
                    s->config().name(), it->send_hold_time);
       s->set_send_hold_time(it->send_hold_time);
+      keep.push_back(s);
+    } else if (only_live_settings_differ(*it, s->config()) && s->state() == session_state::established) {
+      // Restarting would withdraw every route the peer has from us for
+      // a change that only matters at the next connection.
+      spdlog::info("peer {}: now {}, connect retry {} s; the Established session stays up",
+                   s->config().name(), it->passive ? "passive" : "active", it->connect_retry);
+      if (it->send_hold_time != s->config().send_hold_time) s->set_send_hold_time(it->send_hold_time);
+      s->set_connection_settings(it->passive, it->connect_retry);
       keep.push_back(s);
     } else {
       spdlog::info("peer {}: configuration changed, restarting the session", s->config().name());

@@ -30,7 +30,9 @@ class speaker {
   bool listening() const { return acceptor_ && acceptor_->is_open(); }
   // New configuration: peers added, removed or changed are started, stopped
   // (Cease / Peer De-configured) or restarted (Cease / Other Configuration
-  // Change); routes are replaced as by set_routes().
+  // Change); routes are replaced as by set_routes(). A change of the send
+  // hold time alone, or (on an Established session) of passive and the
+  // connect retry time, keeps the session.
   void reconfigure(speaker_config cfg);
 
   void announce(const wire::ip_prefix& p, const route_attrs& a);

@@ -233,6 +233,47 @@ TEST_CASE("reconfigure: a new send hold time keeps the session, a new hold time 
   CHECK(a.status().at(0).last_error_received.find("Configuration Change") != std::string::npos);
 }
 
+// Passive and the connect retry time only shape the next connection: a
+// BGPPeer flipped between active and passive must not withdraw the node's
+// routes, and the flip must hold when the session next goes down.
+TEST_CASE("reconfigure: passive and connect retry keep an Established session and apply to the next one") {
+  pair_of_speakers p;
+  speaker a(p.io.get_executor(), p.a_cfg), b(p.io.get_executor(), p.b_cfg);
+  REQUIRE_FALSE(a.start());
+  REQUIRE_FALSE(b.start());
+  REQUIRE(run_until(p.io, [&] { return state_of(b, "127.0.0.1") == session_state::established; }));
+  auto a_cfg = p.a_cfg;  // A: passive -> active
+  a_cfg.peers[0].passive = false;
+  a_cfg.peers[0].connect_retry = 9;
+  a.reconfigure(a_cfg);
+  auto b_cfg = p.b_cfg;  // B: active -> passive
+  b_cfg.peers[0].passive = true;
+  b_cfg.peers[0].connect_retry = 2;
+  b.reconfigure(b_cfg);
+  p.io.run_for(300ms);
+  p.io.restart();
+  CHECK(state_of(a, "127.0.0.2") == session_state::established);
+  CHECK(state_of(b, "127.0.0.1") == session_state::established);
+  CHECK(a.status().at(0).flaps == 0);
+  CHECK(b.status().at(0).flaps == 0);
+  CHECK_FALSE(a.peer(addr("127.0.0.2"))->config().passive);
+  CHECK(b.peer(addr("127.0.0.1"))->config().passive);
+  CHECK(b.peer(addr("127.0.0.1"))->config().connect_retry == 2);
+
+  // A restarts the session (a new hold time is negotiated: a restart). B,
+  // passive now, waits for a connection; A connects to port 179 on B, where
+  // nothing listens: the session stays down. Had B kept connecting, it
+  // would be back within its 2 s retry through A's listener.
+  a_cfg.peers[0].hold_time = 30;
+  a_cfg.peers[0].keepalive = 10;
+  a.reconfigure(a_cfg);
+  REQUIRE(run_until(p.io, [&] { return state_of(b, "127.0.0.1") == session_state::active; }));
+  p.io.run_for(3s);
+  p.io.restart();
+  CHECK(state_of(b, "127.0.0.1") == session_state::active);
+  CHECK(b.status().at(0).flaps == 1);
+}
+
 // A peer that stopped reading (RFC 9687): the operator lowers the send hold
 // time while B's write to it is stuck; the stuck write must be judged by the
 // new time, not by the 8 minutes it started with.
