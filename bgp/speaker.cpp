@@ -143,17 +143,21 @@ boost::system::error_code speaker::start() {
   return ec;
 }
 
+void speaker::warn_if_passive_without_listener(const peer_config& p) const {
+  // A passive session only ever starts from an accepted connection.
+  if (p.passive && !listening())
+    spdlog::warn("peer {}: passive, but this speaker has no BGP listener: the session cannot be established "
+                 "(give the agent --bgp-listen, herald-speaker \"listen\")",
+                 p.name());
+}
+
 void speaker::start_session(const peer_config& p, std::vector<std::shared_ptr<session>>& sessions) {
   if (acceptor_ && !p.password.empty()) {
     auto fam = acceptor_->local_endpoint().address().is_v4() ? afi::ipv4 : afi::ipv6;
     if (auto e = set_tcp_md5(acceptor_->native_handle(), fam, p.address, p.password))
       spdlog::error("peer {}: TCP MD5 key on the listener: {}", p.name(), e.message());
   }
-  // A passive session only ever starts from an accepted connection.
-  if (p.passive && !acceptor_)
-    spdlog::warn("peer {}: passive, but this speaker has no BGP listener: the session cannot be established "
-                 "(give the agent --bgp-listen, herald-speaker \"listen\")",
-                 p.name());
+  warn_if_passive_without_listener(p);
   auto s = std::make_shared<session>(ex_, p, shared_);
   sessions.push_back(s);
   s->start();
@@ -209,6 +213,7 @@ void speaker::reconfigure(speaker_config cfg) {
                    s->config().name(), it->passive ? "passive" : "active", it->connect_retry);
       if (it->send_hold_time != s->config().send_hold_time) s->set_send_hold_time(it->send_hold_time);
       s->set_connection_settings(it->passive, it->connect_retry);
+      warn_if_passive_without_listener(*it);  // it would not come back after a drop
       keep.push_back(s);
     } else {
       spdlog::info("peer {}: configuration changed, restarting the session", s->config().name());

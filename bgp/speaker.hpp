@@ -94,6 +94,7 @@ class speaker {
   // Installs p's TCP MD5 key on the listener, appends its session to
   // sessions and starts it.
   void start_session(const peer_config& p, std::vector<std::shared_ptr<session>>& sessions);
+  void warn_if_passive_without_listener(const peer_config& p) const;
   std::shared_ptr<session> find(const wire::ip_address& a) const;
 
   asio::any_io_executor ex_;
