@@ -378,6 +378,9 @@ def ecmp(router_kind):
             lab.route(n.ns, "default", ROUTER_V6)
             lab.start(f"tcp{n.i}", n.ns, [sys.executable, "-c", SERVER, f"node-{n.i}",
                                           VIP4.split("/")[0], VIP6.split("/")[0]])
+        for n in bench.nodes:  # listening (both families) before the client connects
+            poll(f"node-{n.i}'s server listening on port 8080", lambda n=n: len(
+                L.run("ss", "-Hltn", "sport = :8080", ns=n.ns).strip().splitlines()) >= 2, 20)
         bench.router.start()
         for n in bench.nodes:
             n.speaker = make_speaker(lab, n.ns, f"speaker{n.i}", n.config(prefixes=[VIP4, VIP6]))
