@@ -14,16 +14,10 @@ using namespace wire;
 using namespace std::chrono_literals;
 
 namespace {
-// Whether two peer configurations differ in the send hold time alone, which
-// a session takes without a restart (session::set_send_hold_time).
-bool only_send_hold_differs(const peer_config& a, const peer_config& b) {
-  auto same = a;
-  same.send_hold_time = b.send_hold_time;
-  return same == b;
-}
-
-// Whether a and b differ in nothing but what an Established session can take
-// in place: the send hold time and how the next connection is made.
+// Whether a and b differ in nothing but what a session can take in place:
+// the send hold time (local, RFC 9687: session::set_send_hold_time) and how
+// the next connection is made (passive, connect retry; only an Established
+// session keeps its connection through that change).
 bool only_live_settings_differ(const peer_config& a, const peer_config& b) {
   auto same = a;
   same.send_hold_time = b.send_hold_time;
@@ -201,19 +195,22 @@ void speaker::reconfigure(speaker_config cfg) {
       s->stop(notification_message{notification_code::cease, static_cast<std::uint8_t>(cease_subcode::peer_deconfigured), {}});
     } else if (*it == s->config()) {
       keep.push_back(s);
-    } else if (only_send_hold_differs(*it, s->config())) {
-      spdlog::info("peer {}: send hold time now {} s (0: off); a write already waiting has that long from now",
-                   s->config().name(), it->send_hold_time);
-      s->set_send_hold_time(it->send_hold_time);
-      keep.push_back(s);
-    } else if (only_live_settings_differ(*it, s->config()) && s->state() == session_state::established) {
-      // Restarting would withdraw every route the peer has from us for
-      // a change that only matters at the next connection.
-      spdlog::info("peer {}: now {}, connect retry {} s; the Established session stays up",
-                   s->config().name(), it->passive ? "passive" : "active", it->connect_retry);
-      if (it->send_hold_time != s->config().send_hold_time) s->set_send_hold_time(it->send_hold_time);
-      s->set_connection_settings(it->passive, it->connect_retry);
-      warn_if_passive_without_listener(*it);  // it would not come back after a drop
+    } else if (const bool connection_same =
+                   it->passive == s->config().passive && it->connect_retry == s->config().connect_retry;
+               only_live_settings_differ(*it, s->config()) &&
+               (connection_same || s->state() == session_state::established)) {
+      // Restarting would withdraw every route the peer has from us.
+      if (it->send_hold_time != s->config().send_hold_time) {
+        spdlog::info("peer {}: send hold time now {} s (0: off); a write already waiting has that long from now",
+                     s->config().name(), it->send_hold_time);
+        s->set_send_hold_time(it->send_hold_time);
+      }
+      if (!connection_same) {
+        spdlog::info("peer {}: now {}, connect retry {} s; the Established session stays up", s->config().name(),
+                     it->passive ? "passive" : "active", it->connect_retry);
+        s->set_connection_settings(it->passive, it->connect_retry);
+        warn_if_passive_without_listener(*it);  // it would not come back after a drop
+      }
       keep.push_back(s);
     } else {
       spdlog::info("peer {}: configuration changed, restarting the session", s->config().name());

@@ -126,7 +126,7 @@ def check_workloads(objs):
           and (listen_port >= 1024 or "NET_BIND_SERVICE" in sc["capabilities"]["add"]),
           f"agent: listens for BGP on the declared port {bgp_ports}: --bgp-listen {flag.get('--bgp-listen')}, "
           f"--bgp-port {listen_port}, capabilities {sc['capabilities']['add']}")
-    drain = next((int(a.split("=")[1]) for a in c["args"] if a.startswith("--drain=")), 10)
+    drain = int(flag.get("--drain", "10"))
     check(pod["terminationGracePeriodSeconds"] > drain,
           f"agent: grace period {pod['terminationGracePeriodSeconds']} s above drain {drain} s")
     check(c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz",
