@@ -112,6 +112,7 @@ class speaker {
     bool operator()(const attrs_ref& a, const attrs_ref& b) const noexcept { return a == b || *a == *b; }
   };
   std::unordered_set<attrs_ref, attrs_value_hash, attrs_value_equal> interned_;
+  std::size_t writes_since_sweep_ = 0;  // route table writes since unused sets were last dropped
   asio::steady_timer drain_timer_;
   operator_route_table operator_routes_;
   std::unordered_map<wire::ip_prefix, attrs_ref, prefix_hash> hidden_;  // owner routes an operator route hides (null: none)

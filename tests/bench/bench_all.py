@@ -47,6 +47,7 @@ def plan(mode):
     starting with "@" names a micro-benchmark executable of the build dir."""
     short = mode == "short"
     micro = [["@bench-bgp-codec", "1000000", "3" if short else "9"],
+             ["@bench-speaker-table", "20000" if short else "100000", "3"],
              ["@bench-allocator", "50000", "3" if short else "9"],
              ["@bench-agent-plan", "50", "3", "5"], ["@bench-agent-plan", "1000", "100", "3" if short else "9"],
              ["@bench-agent-event", "5000", "30" if short else "60"]]

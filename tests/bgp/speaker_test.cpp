@@ -11,6 +11,7 @@
 // io_context runs until a condition holds or a deadline passes.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <functional>
@@ -127,6 +128,14 @@ struct pair_of_speakers {
 
 session_state state_of(const speaker& s, const char* peer) { return s.peer(addr(peer))->state(); }
 const session::rib_in_table& received(const speaker& s, const char* peer) { return s.peer(addr(peer))->rib_in(); }
+
+// A speaker with no peer (B's identity): its route table alone.
+speaker_config no_peer_config() {
+  speaker_config cfg;
+  cfg.router_id = 0x7F000002;
+  cfg.local_asn = 65001;
+  return cfg;
+}
 
 route_attrs service_attrs() {
   route_attrs r;
@@ -354,10 +363,7 @@ TEST_CASE("a lowered send hold time applies to the write already stuck on a deaf
 // set no route uses any more is let go.
 TEST_CASE("the speaker keeps one attribute object per distinct set") {
   asio::io_context io;
-  speaker_config cfg;
-  cfg.router_id = 0x7F000002;
-  cfg.local_asn = 65001;
-  speaker s(io.get_executor(), cfg);
+  speaker s(io.get_executor(), no_peer_config());
   auto with_med = [](std::uint32_t med) {
     auto a = service_attrs();
     a.med = med;
@@ -389,6 +395,34 @@ TEST_CASE("the speaker keeps one attribute object per distinct set") {
   CHECK_FALSE(kept.expired());  // v4(0) still uses it
   s.set_routes({});
   CHECK(kept.expired());  // no route uses it: the speaker let it go
+}
+
+TEST_CASE("attribute sets no route uses are let go as routes come and go one call at a time") {
+  // The sweep of unused sets is amortised over the writes (a scan per call
+  // made adding routes one at a time, each with its own MED, quadratic); the
+  // sets left unused must still never outnumber those in use, and none may
+  // stay once no route is left.
+  asio::io_context io;
+  speaker s(io.get_executor(), no_peer_config());
+  auto v6 = [](int i) { return pfx(("2001:db8:2::" + std::to_string(i) + "/128").c_str()); };
+  constexpr int routes = 1000;
+  std::vector<std::weak_ptr<const route_attrs>> sets;
+  for (int i = 0; i < routes; ++i) {
+    auto a = service_attrs();
+    a.med = static_cast<std::uint32_t>(i);
+    s.add_operator_route(v6(i), a);
+    sets.push_back(*s.routes().find(v6(i)));
+  }
+  REQUIRE(sets.size() == routes);
+  auto alive = [&] { return std::count_if(sets.begin(), sets.end(), [](auto& w) { return !w.expired(); }); };
+  CHECK(alive() == routes);
+  for (int i = 0; i < routes; ++i) {
+    s.remove_operator_route(v6(i));
+    const auto in_use = routes - 1 - i;
+    INFO("after removing " << i + 1 << " routes");
+    REQUIRE(alive() - in_use <= in_use);  // unused ≤ used
+  }
+  CHECK(alive() == 0);
 }
 
 TEST_CASE("a peer with the wrong AS is refused with Bad Peer AS") {
