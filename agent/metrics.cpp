@@ -1,7 +1,72 @@
 // Rendering of herald-agent's metrics (see metrics.hpp).
 #include "agent/metrics.hpp"
 
+#include <algorithm>
+
 namespace herald::agent {
+
+namespace {
+
+// Label values for the drop reasons (bfd/packet.hpp's to_string is prose, for logs).
+std::string_view reason_label(bfd::decode_error e) {
+  using enum bfd::decode_error;
+  switch (e) {
+    case too_short: return "too_short";
+    case bad_version: return "bad_version";
+    case bad_length: return "bad_length";
+    case zero_multiplier: return "zero_multiplier";
+    case multipoint: return "multipoint";
+    case zero_my_discriminator: return "zero_my_discriminator";
+    case zero_your_discriminator: return "zero_your_discriminator";
+    case auth_mismatch: return "auth_mismatch";
+    case bad_auth_length: return "bad_auth_length";
+    case count_: break;
+  }
+  return "unknown";
+}
+
+// The listeners that are open, by their label: single_hop, multihop.
+std::vector<std::pair<const char*, const bfd::listener_counters*>> open_bfd_listeners(const agent_figures& f) {
+  std::vector<std::pair<const char*, const bfd::listener_counters*>> out;
+  if (f.bfd_single_hop) out.emplace_back("single_hop", &*f.bfd_single_hop);
+  if (f.bfd_multihop) out.emplace_back("multihop", &*f.bfd_multihop);
+  return out;
+}
+
+void write_bfd(prometheus::text_writer& w, const agent_figures& f) {
+  if (std::any_of(f.peers.begin(), f.peers.end(), [](auto& p) { return p.bfd.has_value(); })) {
+    w.family("herald_agent_bfd_session_up", "gauge",
+             "1 while the BFD session with the peer is Up (peers with bfd only; 0 also when the BFD port could "
+             "not be opened).");
+    for (const auto& p : f.peers)
+      if (p.bfd)
+        w.sample("herald_agent_bfd_session_up", {{"peer", p.address}},
+                 p.bfd->available && p.bfd->state == bfd::bfd_state::up ? 1.0 : 0.0);
+    w.family("herald_agent_bfd_session_down_total", "counter",
+             "Times the BFD session with the peer left Up (its BGP session is closed with it).");
+    for (const auto& p : f.peers)
+      if (p.bfd) w.sample("herald_agent_bfd_session_down_total", {{"peer", p.address}}, p.bfd->counters.went_down);
+  }
+  auto listeners = open_bfd_listeners(f);
+  if (listeners.empty()) return;
+  w.family("herald_agent_bfd_packets_received_total", "counter", "BFD control packets the listener read.");
+  for (auto [listener, c] : listeners)
+    w.sample("herald_agent_bfd_packets_received_total", {{"listener", listener}}, c->received);
+  w.family("herald_agent_bfd_packets_dropped_total", "counter",
+           "BFD control packets the listener dropped before a session saw them: TTL not 255 (RFC 5881 §5), no "
+           "session for them, or malformed (RFC 5880 §6.8.6), per reason.");
+  for (auto [listener, c] : listeners) {
+    w.sample("herald_agent_bfd_packets_dropped_total", {{"listener", listener}, {"reason", "bad_ttl"}}, c->bad_ttl);
+    w.sample("herald_agent_bfd_packets_dropped_total", {{"listener", listener}, {"reason", "no_session"}},
+             c->no_session);
+    for (std::size_t i = 0; i < bfd::decode_error_count; ++i)
+      w.sample("herald_agent_bfd_packets_dropped_total",
+               {{"listener", listener}, {"reason", reason_label(static_cast<bfd::decode_error>(i))}},
+               c->malformed.by_reason[i]);
+  }
+}
+
+}  // namespace
 
 prometheus::histogram make_reconcile_histogram() { return prometheus::histogram::exponential(0.0005, 2, 14); }
 
@@ -29,6 +94,7 @@ std::string render_agent_metrics(const agent_figures& f) {
     w.sample("herald_agent_bgp_updates_sent_total", {{"peer", p.address}}, std::uint64_t{p.messages_out[2]});
   w.family("herald_agent_bgp_session_flaps_total", "counter", "Times the session left Established.");
   for (const auto& p : f.peers) w.sample("herald_agent_bgp_session_flaps_total", {{"peer", p.address}}, p.flaps);
+  write_bfd(w, f);
   w.gauge("herald_agent_routes", "Routes in the speaker's table (announced to matching peers).",
           static_cast<double>(f.routes_in_table));
   w.gauge("herald_agent_routes_held", "Planned routes not announced because no address they cover is on the dummy link.",

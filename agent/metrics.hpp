@@ -1,7 +1,7 @@
 // herald-agent's /metrics (Prometheus text format 0.0.4, docs/agent.md
 // "Metrics"): BGP sessions per peer, prefixes announced, UPDATEs sent,
-// netlink operations and errors, reconcile latency, Kubernetes client
-// errors per informer. Pure: figures in, text out (herald/prometheus.hpp).
+// BFD sessions and what the BFD listeners dropped, netlink operations and
+// errors, reconcile latency, Kubernetes client errors per informer. Pure: figures in, text out (herald/prometheus.hpp).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/applier.hpp"
+#include "bgp/bfd/io.hpp"
 #include "bgp/session.hpp"
 #include "herald/prometheus.hpp"
 
@@ -27,6 +28,9 @@ struct informer_figures {
 struct agent_figures {
   std::vector<bgp::peer_status> peers;
   std::optional<bool> bgp_listener_up;  // none: no --bgp-listen
+  // What each BFD listener dropped before a session saw it; none: not open
+  // (no peer with bfd of that kind, or the port could not be bound).
+  std::optional<bfd::listener_counters> bfd_single_hop, bfd_multihop;
   std::size_t routes_in_table = 0;
   std::size_t routes_held = 0;  // planned but no address on the dummy link
   std::size_t dummy_addresses = 0, local_addresses = 0;

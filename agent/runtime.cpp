@@ -660,6 +660,8 @@ std::string node_agent::metrics() const {
   agent_figures f = figures_;
   f.peers = sp_.status();
   if (opt_.bgp_listen) f.bgp_listener_up = sp_.listening();
+  f.bfd_single_hop = sp_.bfd_counters(false);
+  f.bfd_multihop = sp_.bfd_counters(true);
   f.routes_in_table = sp_.route_count();
   f.netlink = applier_->counters();
   f.events_dropped = recorder_->dropped();

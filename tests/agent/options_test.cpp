@@ -147,4 +147,34 @@ TEST_CASE("agent metrics: the documented families, and promtool accepts them") {
     CHECK_THAT(with_listener, Catch::Contains(std::string("herald_agent_bgp_listener_up ") + (open ? "1" : "0") + "\n"));
     herald::test::promtool_check(with_listener);
   }
+  // BFD: only for peers with bfd, and only for the listeners that are open.
+  CHECK_THAT(text, !Catch::Contains("herald_agent_bfd_"));
+  f.peers[0].bfd.emplace();
+  f.peers[0].bfd->available = true;
+  f.peers[0].bfd->state = herald::bfd::bfd_state::up;
+  f.peers[0].bfd->counters.went_down = 2;
+  f.bfd_single_hop.emplace();
+  f.bfd_single_hop->received = 40;
+  f.bfd_single_hop->bad_ttl = 3;
+  f.bfd_single_hop->malformed.count(herald::bfd::decode_error::bad_version);
+  auto with_bfd = render_agent_metrics(f);
+  CHECK_THAT(with_bfd, Catch::Contains("herald_agent_bfd_session_up{peer=\"192.0.2.1\"} 1\n"));
+  CHECK_THAT(with_bfd, !Catch::Contains("herald_agent_bfd_session_up{peer=\"2001:db8::1\"}"));
+  CHECK_THAT(with_bfd, Catch::Contains("herald_agent_bfd_session_down_total{peer=\"192.0.2.1\"} 2\n"));
+  CHECK_THAT(with_bfd, Catch::Contains("herald_agent_bfd_packets_received_total{listener=\"single_hop\"} 40\n"));
+  CHECK_THAT(with_bfd, Catch::Contains(
+                           "herald_agent_bfd_packets_dropped_total{listener=\"single_hop\",reason=\"bad_ttl\"} 3\n"));
+  CHECK_THAT(with_bfd, Catch::Contains(
+                           "herald_agent_bfd_packets_dropped_total{listener=\"single_hop\",reason=\"bad_version\"} 1\n"));
+  CHECK_THAT(with_bfd, Catch::Contains(
+                           "herald_agent_bfd_packets_dropped_total{listener=\"single_hop\",reason=\"no_session\"} 0\n"));
+  CHECK_THAT(with_bfd, !Catch::Contains("listener=\"multihop\""));
+  herald::test::promtool_check(with_bfd);
+  // The port could not be opened: the session reads 0, whatever its state says.
+  f.peers[0].bfd->available = false;
+  f.bfd_multihop.emplace();
+  auto unavailable = render_agent_metrics(f);
+  CHECK_THAT(unavailable, Catch::Contains("herald_agent_bfd_session_up{peer=\"192.0.2.1\"} 0\n"));
+  CHECK_THAT(unavailable, Catch::Contains("herald_agent_bfd_packets_received_total{listener=\"multihop\"} 0\n"));
+  herald::test::promtool_check(unavailable);
 }

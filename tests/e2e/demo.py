@@ -8,7 +8,8 @@
 # HTTP responder per node for the Service `web`, then shows: the Services'
 # EXTERNAL-IPs, the router's ECMP route, the stock gobgp CLI against one
 # agent, 300 client requests spread over the nodes, and a node failure (BFD
-# notices it) shrinking the route to two next hops.
+# notices it, and the failed node's agent reports it on /metrics) shrinking
+# the route to two next hops.
 #
 #   python3 tests/e2e/demo.py [--router bird|frr] [--keep]
 #
@@ -58,6 +59,18 @@ def example_peer():
         "hold_time": int(str(spec.get("holdTime", "90s")).rstrip("s")),
         "bfd": bfd and {"min_tx": bfd["minTx"], "min_rx": bfd["minRx"], "multiplier": bfd["multiplier"]},
     }
+
+
+def bfd_down_lines(node):
+    """The node's herald_agent_bfd_session_* lines once they say a BFD
+    session with the router went down and is not Up; None before."""
+    text = L.run("curl", "-sS", "-m", "2", "http://127.0.0.1:7473/metrics", ns=node["ns"], check=False)
+    lines = [ln for ln in text.splitlines() if ln.startswith("herald_agent_bfd_session")]
+    up = [ln for ln in lines if ln.startswith("herald_agent_bfd_session_up{")]
+    downs = [ln for ln in lines if ln.startswith("herald_agent_bfd_session_down_total{")]
+    if up and any(ln.endswith(" 0") for ln in up) and any(not ln.endswith(" 0") for ln in downs):
+        return lines
+    return None
 
 
 class Demo:
@@ -160,6 +173,9 @@ def main():
         if took > 5:
             raise AssertionError(f"the route shrank after {took:.1f} s: BFD should have noticed within about 1 s")
         show(f"ip route show {ip}   # in the router", L.run("ip", "route", "show", ip, ns=c.rns))
+        say("node-2's agent saw it too: its BFD session with the router went down (its /metrics)")
+        bfd_lines = poll("node-2's agent reports its BFD session down", lambda: bfd_down_lines(victim), 10)
+        show("curl -s 127.0.0.1:7473/metrics | grep ^herald_agent_bfd_session   # in node-2", "\n".join(bfd_lines))
         say("300 more requests: only the two live nodes answer")
         d.requests(ip, [n["name"] for n in c.nodes[:2]])
 
