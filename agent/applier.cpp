@@ -31,16 +31,6 @@ bool prefix_covers(const bgp::wire::ip_prefix& p, const bgp::wire::ip_address& a
   return p.addr.family == a.family && network_of(p) == network_of({a, p.length});
 }
 
-bool other_service_in(const kube::object_cache<kube::service>& services, const kube::service& self,
-                      const bgp::wire::ip_prefix& p) {
-  for (const auto& [key, other] : services.objects()) {
-    if (other->meta.ns == self.meta.ns && other->meta.name == self.meta.name) continue;
-    for (const auto& ingress : other->ingress)
-      if (auto a = bgp::wire::ip_address::parse(ingress.ip); a && prefix_covers(p, *a)) return true;
-  }
-  return false;
-}
-
 bool sessions_differ(const bgp::speaker_config& a, const bgp::speaker_config& b) {
   return a.router_id != b.router_id || a.local_asn != b.local_asn || a.hostname != b.hostname ||
          a.graceful_restart != b.graceful_restart || a.restart_time != b.restart_time || a.peers != b.peers ||

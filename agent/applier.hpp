@@ -25,8 +25,6 @@
 
 #include "bgp/config.hpp"
 #include "bgp/speaker.hpp"
-#include "kube/cache.hpp"
-#include "kube/views.hpp"
 #include "netlink/announce.hpp"
 #include "netlink/events.hpp"
 #include "netlink/reconciler.hpp"
@@ -133,11 +131,6 @@ class applier {
 bgp::wire::ip_address to_wire(const netlink::ip_address& a);
 // Whether prefix p contains address a (same family, the first p.length bits equal).
 bool prefix_covers(const bgp::wire::ip_prefix& p, const bgp::wire::ip_address& a);
-// Whether a Service in `services` other than `self` has an ingress address
-// inside p (the fast path's test for a shared address or an aggregate,
-// plan.hpp additions_only). O(Services).
-bool other_service_in(const kube::object_cache<kube::service>& services, const kube::service& self,
-                      const bgp::wire::ip_prefix& p);
 
 // Whether two configurations differ in anything but their routes (which
 // set_routes() changes without touching sessions).

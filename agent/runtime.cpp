@@ -65,7 +65,8 @@ node_agent::~node_agent() = default;
 template <class T>
 std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bool own_namespace, change_kind kind,
                                                      std::function<bool(const T&, const T&)> update_matters,
-                                                     std::function<bool(const T* before, const T& after)> fast_path) {
+                                                     std::function<bool(const T* before, const T& after)> fast_path,
+                                                     std::function<void(const T* before, const T* after)> observe) {
   std::weak_ptr<node_agent> weak = weak_from_this();
   auto poke = [weak, kind] {
     if (auto self = weak.lock()) self->changed(kind);
@@ -83,12 +84,20 @@ std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bo
     }
     self->changed(early ? change_kind::applied_early : kind);
   };
+  // observe sees every change, before anything else looks at it.
   kube::informer_handlers<T> h;
-  h.on_add = [poke_fast](const T& object) { poke_fast(nullptr, object); };
-  h.on_update = [poke_fast, update_matters](const T& before, const T& after) {
+  h.on_add = [poke_fast, observe](const T& object) {
+    if (observe) observe(nullptr, &object);
+    poke_fast(nullptr, object);
+  };
+  h.on_update = [poke_fast, update_matters, observe](const T& before, const T& after) {
+    if (observe) observe(&before, &after);
     if (!update_matters || update_matters(before, after)) poke_fast(&before, after);
   };
-  h.on_delete = [poke](const T&) { poke(); };
+  h.on_delete = [poke, observe](const T& object) {
+    if (observe) observe(&object, nullptr);
+    poke();
+  };
   kube::informer_options io;
   if (own_namespace) io.ns = opt_.ns;
   auto inf = kube::informer<T>::create(client_, r, io, std::move(h));
@@ -107,6 +116,9 @@ void node_agent::start() {
                                      auto self = weak.lock();
                                      if (!self || (before && before->ingress == after.ingress)) return false;
                                      return self->apply_service_early(after);
+                                   },
+                                   [weak](const kube::service* before, const kube::service* after) {
+                                     if (auto self = weak.lock()) self->service_addresses_.update(before, after);
                                    });
   slices_ = watch<kube::endpoint_slice>(kube::resources::endpoint_slices, false, change_kind::services);
   nodes_ = watch<kube::node>(kube::resources::nodes, false);
@@ -247,7 +259,7 @@ bool node_agent::apply_service_early(const kube::service& s) {
   const auto& single = fast_planner_->plan(s, slices);
 
   auto announced = [&](const bgp::wire::ip_prefix& p) { return sp_.routes().find(p) != nullptr; };
-  auto shared = [&](const bgp::wire::ip_prefix& p) { return other_service_in(services_->cache(), s, p); };
+  auto shared = [&](const bgp::wire::ip_prefix& p) { return service_addresses_.other_service_in(p, s); };
   auto add = additions_only(single, applier_->dummy_desired(), announced, shared);
   if (!add) return false;
   std::vector<netlink::address_spec> specs;

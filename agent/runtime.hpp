@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "agent/applier.hpp"
+#include "agent/ingress_index.hpp"
 #include "agent/metrics.hpp"
 #include "agent/options.hpp"
 #include "agent/plan.hpp"
@@ -46,9 +47,10 @@
 
 namespace herald::agent {
 
-// Fast-path applies between two full plans. Each scans the Service cache
-// for a prefix another Service shares (O(Services)); a burst (the allocator
-// handing out thousands of addresses) is the full plan's job.
+// Fast-path applies between two full plans. Each is one Service's netlink
+// batch and UPDATE (and still compares its addresses with every address
+// Herald wants on kube-lb0); a burst (the allocator handing out thousands of
+// addresses) is the full plan's job: one batch, one UPDATE per attribute set.
 inline constexpr unsigned max_fast_paths_per_plan = 8;
 
 inline constexpr std::chrono::seconds node_lease_duration{40};
@@ -88,7 +90,8 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::shared_ptr<kube::informer<T>> watch(const kube::resource& r, bool own_namespace,
                                            change_kind kind = change_kind::cluster,
                                            std::function<bool(const T&, const T&)> update_matters = {},
-                                           std::function<bool(const T* before, const T& after)> fast_path = {});
+                                           std::function<bool(const T* before, const T& after)> fast_path = {},
+                                           std::function<void(const T* before, const T* after)> observe = {});
   // False for a renewal of a Lease this agent already counts as live: the
   // renewal is noted (the Lease's expiry moves) and no plan runs for it.
   bool lease_update_matters(const kube::lease& before, const kube::lease& after);
@@ -131,6 +134,7 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::shared_ptr<netlink::event_stream> events_;
 
   std::shared_ptr<kube::informer<kube::service>> services_;
+  ingress_index service_addresses_;  // kept from services_' every change, for the fast path
   std::shared_ptr<kube::informer<kube::endpoint_slice>> slices_;
   std::shared_ptr<kube::informer<kube::node>> nodes_;
   std::shared_ptr<kube::informer<kube::custom_resource>> groups_, peers_, node_agents_;
