@@ -66,7 +66,11 @@ class RouteMonitor:
     """`ip -o monitor route` in ns: (monotonic time, prefix, next hops,
     deleted) for every route added, replaced or deleted, on a queue; `first`
     keeps when each prefix first appeared (with the first node's next hop).
-    family: "-4" or "-6"."""
+    family: "-4" or "-6". Returns once `ip monitor` is seen to listen: a
+    route the benchmark adds a few ms later must not arrive before it does
+    (a Service converging in ~5 ms did, and the wait for it timed out)."""
+
+    MARKER = {"-4": "198.51.100.254", "-6": "2001:db8:ffff::fe"}
 
     def __init__(self, ns, family="-4"):
         self.events = queue.Queue()
@@ -74,6 +78,20 @@ class RouteMonitor:
         self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "ip", "-o", family, "monitor", "route"],
                                      stdout=subprocess.PIPE, text=True, bufsize=1)
         threading.Thread(target=self._read, daemon=True).start()
+        # A route to lo added and removed until the monitor reports the
+        # removal; every event up to it is dropped from the queue.
+        marker = self.MARKER[family]
+        end = time.monotonic() + 10
+        while True:
+            for verb in ("replace", "del"):
+                subprocess.run(["ip", "-n", ns, family, "route", verb, marker, "dev", "lo"], check=True)
+            try:
+                self.wait_for(lambda p, _h, deleted: p == marker and deleted, 0.2)
+                break
+            except queue.Empty:
+                if time.monotonic() > end:
+                    raise AssertionError(f"ip monitor route in {ns} reported nothing in 10 s")
+        self.first.pop(marker, None)
 
     def _read(self):
         for line in self.proc.stdout:
