@@ -4,8 +4,8 @@
 // prefix another Service has an address in (a shared address, an
 // aggregate): this answers that with a range lookup instead of a scan of
 // every Service that parses each address, which at 10,000 Services cost
-// more than the rest of the fast path together (BENCHMARKS.md, bench-agent-event).
-// Pure: Service views in, answers out.
+// more than the rest of the fast path together (BENCHMARKS.md "Stop 26",
+// bench-agent-event). Pure: Service views in, answers out.
 #pragma once
 
 #include <cstddef>

@@ -43,7 +43,8 @@ void write_bfd(prometheus::text_writer& w, const agent_figures& f) {
         w.sample("herald_agent_bfd_session_up", {{"peer", p.address}},
                  p.bfd->available && p.bfd->state == bfd::bfd_state::up ? 1.0 : 0.0);
     w.family("herald_agent_bfd_session_down_total", "counter",
-             "Times the BFD session with the peer left Up (its BGP session is closed with it).");
+             "Times the BFD session with the peer left Up (on a failure its BGP session is closed with it; "
+             "not on AdminDown).");
     for (const auto& p : f.peers)
       if (p.bfd) w.sample("herald_agent_bfd_session_down_total", {{"peer", p.address}}, p.bfd->counters.went_down);
   }

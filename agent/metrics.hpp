@@ -1,7 +1,8 @@
 // herald-agent's /metrics (Prometheus text format 0.0.4, docs/agent.md
 // "Metrics"): BGP sessions per peer, prefixes announced, UPDATEs sent,
 // BFD sessions and what the BFD listeners dropped, netlink operations and
-// errors, reconcile latency, Kubernetes client errors per informer. Pure: figures in, text out (herald/prometheus.hpp).
+// errors, reconcile latency, Kubernetes client errors per informer. Pure:
+// figures in, text out (herald/prometheus.hpp).
 #pragma once
 
 #include <cstdint>
