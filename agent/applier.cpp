@@ -233,10 +233,7 @@ apply_report applier::add(std::vector<netlink::address_spec> addresses, bgp::rou
   return report;
 }
 
-const std::vector<netlink::address_spec>& applier::dummy_desired() const {
-  static const std::vector<netlink::address_spec> none;
-  return dummy_.rec ? dummy_.rec->desired() : none;
-}
+bool applier::dummy_wants(const netlink::ip_address& a) const { return dummy_.rec && dummy_.rec->is_desired(a); }
 
 void applier::on_netlink_event(const netlink::event& e) {
   for (auto* st : {&dummy_, &local_})

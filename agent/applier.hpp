@@ -82,12 +82,13 @@ class applier {
   // The agent's fast path: adds `addresses` to the dummy link (without
   // reading it again) and then announces the routes they back, leaving
   // everything else as the last apply() left it. Only for what that apply
-  // did not have (the agent checks with dummy_desired() and the speaker's
+  // did not have (the agent checks with dummy_wants() and the speaker's
   // table); the next apply() replaces both as usual. Needs a previous
   // apply() with a dummy link: else nothing is done and the report says so.
   apply_report add(std::vector<netlink::address_spec> addresses, bgp::route_list routes);
-  // Herald's addresses desired on the dummy link (empty before the first apply).
-  const std::vector<netlink::address_spec>& dummy_desired() const;
+  // Whether Herald wants `a` on the dummy link (false before the first
+  // apply): a binary search of the reconciler's sorted desired addresses.
+  bool dummy_wants(const netlink::ip_address& a) const;
   // Forward every netlink event: drift on either link is repaired at once.
   void on_netlink_event(const netlink::event& e);
   // Stops timers and announcers; the addresses stay (a restarted agent adopts them).

@@ -634,14 +634,13 @@ const node_plan& service_planner::plan(const kube::service& s, const std::vector
 }
 
 std::optional<service_additions> additions_only(
-    const node_plan& single, const std::vector<netlink::address_spec>& desired,
+    const node_plan& single, const std::function<bool(const netlink::ip_address&)>& on_dummy_link,
     const std::function<bool(const bgp::wire::ip_prefix&)>& announced,
     const std::function<bool(const bgp::wire::ip_prefix&)>& other_service_in) {
   // Local addresses are elected over the node Leases: the full plan's.
   if (!single.local_addresses.empty() || single.dummy_addresses.empty()) return std::nullopt;
   for (const auto& a : single.dummy_addresses)
-    if (std::any_of(desired.begin(), desired.end(), [&](const auto& d) { return d.address == a.spec.address; }))
-      return std::nullopt;
+    if (on_dummy_link(a.spec.address)) return std::nullopt;
   for (const auto& [prefix, attrs] : single.speaker.routes)
     if (announced(prefix) || other_service_in(prefix)) return std::nullopt;
   return service_additions{single.dummy_addresses, single.speaker.routes};

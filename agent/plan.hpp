@@ -183,8 +183,9 @@ class service_planner {
 // plan_node over the last full plan's cluster_state with only that Service
 // (and its EndpointSlices) in it, as service_planner plans it. What it plans
 // may be applied at once when it only adds: no local address, no dummy
-// address already desired (`desired`), no prefix already announced, and no
-// other Service with an address in those prefixes. The Service's decision
+// address Herald already wants on the link (`on_dummy_link`), no prefix
+// already announced, and no other Service with an address in those
+// prefixes (each a lookup the caller answers, not a scan here). The Service's decision
 // then depends on no other Service, so the full plan that follows decides
 // the same for it. nullopt otherwise: the full plan does it all.
 struct service_additions {
@@ -192,7 +193,7 @@ struct service_additions {
   bgp::route_list routes;
 };
 std::optional<service_additions> additions_only(
-    const node_plan& single, const std::vector<netlink::address_spec>& desired,
+    const node_plan& single, const std::function<bool(const netlink::ip_address&)>& on_dummy_link,
     const std::function<bool(const bgp::wire::ip_prefix&)>& announced,
     const std::function<bool(const bgp::wire::ip_prefix&)>& other_service_in);
 

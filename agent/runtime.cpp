@@ -260,7 +260,8 @@ bool node_agent::apply_service_early(const kube::service& s) {
 
   auto announced = [&](const bgp::wire::ip_prefix& p) { return sp_.routes().find(p) != nullptr; };
   auto shared = [&](const bgp::wire::ip_prefix& p) { return service_addresses_.other_service_in(p, s); };
-  auto add = additions_only(single, applier_->dummy_desired(), announced, shared);
+  auto on_dummy_link = [&](const netlink::ip_address& a) { return applier_->dummy_wants(a); };
+  auto add = additions_only(single, on_dummy_link, announced, shared);
   if (!add) return false;
   std::vector<netlink::address_spec> specs;
   for (const auto& a : add->addresses) specs.push_back(a.spec);

@@ -48,8 +48,7 @@
 namespace herald::agent {
 
 // Fast-path applies between two full plans. Each is one Service's netlink
-// batch and UPDATE (and still compares its addresses with every address
-// Herald wants on kube-lb0); a burst (the allocator handing out thousands of
+// batch and UPDATE; a burst (the allocator handing out thousands of
 // addresses) is the full plan's job: one batch, one UPDATE per attribute set.
 inline constexpr unsigned max_fast_paths_per_plan = 8;
 

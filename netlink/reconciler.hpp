@@ -67,6 +67,8 @@ class reconciler : public std::enable_shared_from_this<reconciler> {
   void stop();
 
   const std::vector<address_spec>& desired() const { return desired_; }
+  // Whether `a` is desired: a binary search (desired() is sorted by address).
+  bool is_desired(const ip_address& a) const;
   // Every address on the link (any owner), as the last reconcile() read it
   // with its own changes applied; empty after a failed one. What a caller
   // checks right after set_desired() without another dump of the link.
@@ -75,7 +77,6 @@ class reconciler : public std::enable_shared_from_this<reconciler> {
  private:
   void schedule();
   void arm_renewal();
-  bool is_desired(const ip_address& a) const;
 
   boost::asio::any_io_executor ex_;
   rtnl& nl_;
