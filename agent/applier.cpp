@@ -13,24 +13,6 @@ bgp::wire::ip_address to_wire(const netlink::ip_address& a) {
   return bgp::wire::ip_address::v6(a.to_v6().to_bytes());
 }
 
-namespace {
-// The prefix's first address (bits past its length zeroed).
-bgp::wire::ip_address network_of(const bgp::wire::ip_prefix& p) {
-  auto a = p.addr;
-  std::size_t bits = p.length;
-  for (std::size_t i = 0; i < a.octets.size(); ++i) {
-    std::uint8_t mask = bits >= 8 ? 0xff : static_cast<std::uint8_t>(0xff << (8 - bits));
-    a.octets[i] &= mask;
-    bits = bits >= 8 ? bits - 8 : 0;
-  }
-  return a;
-}
-}  // namespace
-
-bool prefix_covers(const bgp::wire::ip_prefix& p, const bgp::wire::ip_address& a) {
-  return p.addr.family == a.family && network_of(p) == network_of({a, p.length});
-}
-
 bool sessions_differ(const bgp::speaker_config& a, const bgp::speaker_config& b) {
   return a.router_id != b.router_id || a.local_asn != b.local_asn || a.hostname != b.hostname ||
          a.graceful_restart != b.graceful_restart || a.restart_time != b.restart_time || a.peers != b.peers ||
@@ -163,8 +145,8 @@ std::vector<bgp::wire::ip_prefix> applier::backed_filter(bgp::route_list& routes
   std::sort(on_link.begin(), on_link.end());
   std::vector<bgp::wire::ip_prefix> held;
   std::erase_if(routes, [&](const auto& r) {
-    auto first = std::lower_bound(on_link.begin(), on_link.end(), network_of(r.first));
-    bool backed = first != on_link.end() && prefix_covers(r.first, *first);
+    auto first = std::lower_bound(on_link.begin(), on_link.end(), r.first.first());
+    bool backed = first != on_link.end() && r.first.covers(*first);
     if (!backed) held.push_back(r.first);
     return !backed;
   });

@@ -130,8 +130,6 @@ class applier {
 
 // An interface address as the BGP codec spells it.
 bgp::wire::ip_address to_wire(const netlink::ip_address& a);
-// Whether prefix p contains address a (same family, the first p.length bits equal).
-bool prefix_covers(const bgp::wire::ip_prefix& p, const bgp::wire::ip_address& a);
 
 // Whether two configurations differ in anything but their routes (which
 // set_routes() changes without touching sessions).

@@ -185,9 +185,10 @@ class service_planner {
 // may be applied at once when it only adds: no local address, no dummy
 // address Herald already wants on the link (`on_dummy_link`), no prefix
 // already announced, and no other Service with an address in those
-// prefixes (each a lookup the caller answers, not a scan here). The Service's decision
-// then depends on no other Service, so the full plan that follows decides
-// the same for it. nullopt otherwise: the full plan does it all.
+// prefixes (each a lookup the caller answers, not a scan here). The
+// Service's decision then depends on no other Service, so the full plan that
+// follows decides the same for it. nullopt otherwise: the full plan does it
+// all.
 struct service_additions {
   std::vector<planned_address> addresses;
   bgp::route_list routes;

@@ -421,7 +421,7 @@ void node_agent::log_decisions(const node_plan& plan, bool complete) {
     std::vector<std::string> names;
     auto addr = to_wire(spec.address);
     for (const auto& r : plan.speaker.routes) {
-      if (r.first.length != spec.prefix_len || !prefix_covers(r.first, addr)) continue;
+      if (r.first.length != spec.prefix_len || !r.first.covers(addr)) continue;
       for (const auto& peer : plan.speaker.peers)
         if (r.second->for_peer(peer.address)) names.push_back(peer.name());
       break;

@@ -94,6 +94,22 @@ std::optional<ip_prefix> ip_prefix::parse(std::string_view text) {
 
 std::string ip_prefix::to_string() const { return addr.to_string() + "/" + std::to_string(length); }
 
+namespace {
+// addr with the bits past `length` cleared (set_host_bits false) or set.
+ip_address with_host_bits(ip_address a, std::size_t length, bool set_host_bits) {
+  std::size_t bits = length;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto keep = static_cast<std::uint8_t>(bits >= 8 ? 0xff : 0xff << (8 - bits));
+    a.octets[i] = static_cast<std::uint8_t>(set_host_bits ? a.octets[i] | ~keep : a.octets[i] & keep);
+    bits = bits >= 8 ? bits - 8 : 0;
+  }
+  return a;
+}
+}  // namespace
+
+ip_address ip_prefix::first() const { return with_host_bits(addr, length, false); }
+ip_address ip_prefix::last() const { return with_host_bits(addr, length, true); }
+
 namespace community {
 namespace {
 struct named {

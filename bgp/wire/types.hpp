@@ -74,6 +74,12 @@ struct ip_prefix {
   // "a.b.c.d/n" or "x::/n"; a bare address means a host prefix.
   static std::optional<ip_prefix> parse(std::string_view text);
   std::string to_string() const;
+  // The first and last address inside (the bits past the length all zero,
+  // all one); ip_address's order puts every covered address between them.
+  ip_address first() const;
+  ip_address last() const;
+  // Whether a is inside: the same family, the first `length` bits equal.
+  bool covers(const ip_address& a) const { return a.family == addr.family && first() <= a && a <= last(); }
   friend auto operator<=>(const ip_prefix&, const ip_prefix&) = default;
 };
 

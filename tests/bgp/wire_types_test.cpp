@@ -1,6 +1,8 @@
 // Value types: address and prefix text, communities, link bandwidth.
 #include <catch2/catch.hpp>
 
+#include <vector>
+
 #include "wire_test_util.hpp"
 
 #include "bgp/wire/types.hpp"
@@ -31,6 +33,35 @@ TEST_CASE("addresses and prefixes parse and print") {
   CHECK_FALSE(ip_prefix::parse("198.51.100.0/33"));
   CHECK_FALSE(ip_prefix::parse("2001:db8::/129"));
   CHECK_FALSE(ip_prefix::parse("198.51.100.0/"));
+}
+
+TEST_CASE("a prefix's first and last address, and what it covers") {
+  struct row {
+    const char *prefix, *first, *last;
+  };
+  const std::vector<row> rows = {
+      {"203.0.113.0/24", "203.0.113.0", "203.0.113.255"}, {"203.0.113.16/28", "203.0.113.16", "203.0.113.31"},
+      {"203.0.113.7/32", "203.0.113.7", "203.0.113.7"},   {"0.0.0.0/0", "0.0.0.0", "255.255.255.255"},
+      {"2001:db8::/32", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"},
+      {"2001:db8::ff:0/112", "2001:db8::ff:0", "2001:db8::ff:ffff"},
+      {"2001:db8::1/128", "2001:db8::1", "2001:db8::1"},
+  };
+  REQUIRE_FALSE(rows.empty());
+  for (const auto& r : rows) {
+    INFO(r.prefix);
+    auto p = *ip_prefix::parse(r.prefix);
+    CHECK(p.first().to_string() == r.first);
+    CHECK(p.last().to_string() == r.last);
+    CHECK(p.covers(p.first()));
+    CHECK(p.covers(p.last()));
+  }
+  auto p = *ip_prefix::parse("203.0.113.16/28");
+  CHECK_FALSE(p.covers(*ip_address::parse("203.0.113.15")));
+  CHECK_FALSE(p.covers(*ip_address::parse("203.0.113.32")));
+  // The families never mix, not even at /0.
+  CHECK_FALSE(ip_prefix::parse("0.0.0.0/0")->covers(*ip_address::parse("2001:db8::1")));
+  CHECK_FALSE(ip_prefix::parse("::/0")->covers(*ip_address::parse("192.0.2.1")));
+  CHECK(ip_prefix::parse("::/0")->covers(*ip_address::parse("2001:db8::1")));
 }
 
 TEST_CASE("communities have RFC names and parse back") {
