@@ -6,7 +6,11 @@
 // (the same functions), for a Service like benchmark 1b's among others with
 // addresses (50 by default, as in 1b; the third argument sets how many: a
 // large cluster's node holds them all on kube-lb0, which the fast path also
-// checks), three nodes, one peer.
+// checks), three nodes, one peer. With `local` as the fourth argument the
+// Service is externalTrafficPolicy Local, with a ready endpoint on this node,
+// and every other Service has an EndpointSlice in the same namespace: the
+// Service's own slices are then read from the slice cache as the fast path
+// reads them (step "slices").
 // Netlink and the speaker are not included (they need the kernel and a peer).
 //
 // Two figures, medians in µs per event:
@@ -14,7 +18,7 @@
 // - after idle: a 50 ms sleep before each event, as benchmark 1b spaces its
 //   Services: the CPU idles in between and the code runs cold (on the VMs
 //   this was measured on, several times slower).
-// Run: ./build-bench/tests/bench-agent-event [events] [idle_events] [other_services]
+// Run: ./build-bench/tests/bench-agent-event [events] [idle_events] [other_services] [cluster|local]
 #include <time.h>
 
 #include <algorithm>
@@ -22,7 +26,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -77,8 +83,20 @@ cluster_state make_cluster() {
   return s;
 }
 
-enum step { parse, view, cache, plan, check, steps };
-constexpr std::array<const char*, steps> step_names{"parse", "view", "cache", "plan", "check"};
+// One ready endpoint of Service default/`service` on `node`.
+kube::endpoint_slice slice_of(const std::string& service, const std::string& node) {
+  kube::endpoint_slice sl;
+  sl.meta.ns = "default";
+  sl.meta.name = service + "-x7k2p";
+  sl.meta.labels[std::string(kube::service_name_label)] = service;
+  sl.address_type = "IPv4";
+  sl.endpoints.push_back({{"10.244.0.7"}, {true, true, false}, node, ""});
+  sl.ports.push_back({"http", "TCP", 8080});
+  return sl;
+}
+
+enum step { parse, view, cache, slices, plan, check, steps };
+constexpr std::array<const char*, steps> step_names{"parse", "view", "cache", "slices", "plan", "check"};
 
 struct samples {
   std::array<std::vector<double>, steps> by_step;
@@ -100,10 +118,15 @@ int main(int argc, char** argv) {
   const int hot_events = argc > 1 ? std::atoi(argv[1]) : 5000;
   const int idle_events = argc > 2 ? std::atoi(argv[2]) : 60;
   const int other_services = argc > 3 ? std::atoi(argv[3]) : 50;
-  std::printf("agent event benchmark: %d other Services with addresses\n", other_services);
+  const bool local_policy = argc > 4 && std::string_view(argv[4]) == "local";
+  std::printf("agent event benchmark: %d other Services with addresses, externalTrafficPolicy %s\n",
+              other_services, local_policy ? "Local" : "Cluster");
+  std::string event_line = watch_line;
+  if (local_policy) event_line.replace(event_line.find("\"Cluster\""), 9, "\"Local\"");
   auto state = make_cluster();
   node_facts facts;
   kube::object_cache<kube::service> cache;
+  kube::object_cache<kube::endpoint_slice> slice_cache;
   ingress_index index;  // kept from the cache's changes, as the agent's informer handlers keep it
   // The others' addresses: 203.0.113.1-50 as in 1b (the event's own is
   // .107), then IPv6 ones; each also on this node's kube-lb0 (desired,
@@ -120,20 +143,25 @@ int main(int argc, char** argv) {
     desired.push_back(netlink::address_spec::parse(o.ingress.back().ip + (v4 ? "/32" : "/128"))->address);
     cache.apply(kube::event_type::added, std::make_shared<const kube::service>(o));
     index.update(nullptr, &o);
+    if (local_policy)
+      slice_cache.apply(kube::event_type::added,
+                        std::make_shared<const kube::endpoint_slice>(slice_of(o.meta.name, "node-1")));
   }
+  if (local_policy)
+    slice_cache.apply(kube::event_type::added,
+                      std::make_shared<const kube::endpoint_slice>(slice_of("node-part-7", "node-0")));
   std::sort(desired.begin(), desired.end());
   auto on_dummy_link = [&](const netlink::ip_address& a) {
     return std::binary_search(desired.begin(), desired.end(), a);
   };
   service_planner planner(state, "node-0", facts);
-  const std::vector<kube::endpoint_slice> no_slices;
   std::size_t applied = 0;
   auto run = [&](int events, std::chrono::milliseconds idle) {
     samples out;
     for (int i = 0; i < events; ++i) {
       if (idle.count() > 0) std::this_thread::sleep_for(idle);
       const double t0 = now_us();
-      const auto line = nlohmann::json::parse(std::string_view(watch_line), nullptr, false);
+      const auto line = nlohmann::json::parse(event_line, nullptr, false);
       const double t1 = now_us();
       auto parsed = kube::service::parse(line["object"]);
       if (!parsed) return out;
@@ -141,15 +169,20 @@ int main(int argc, char** argv) {
       auto object = std::make_shared<const kube::service>(std::move(*parsed));
       if (auto c = cache.apply(kube::event_type::modified, object)) index.update(c->old_object.get(), c->object.get());
       const double t3 = now_us();
-      const auto& single = planner.plan(*object, no_slices);
+      std::vector<kube::endpoint_slice> own_slices;  // as runtime.cpp apply_service_early reads them
+      if (object->external_traffic_policy == "Local")
+        for (const auto& sl : slice_cache.list_namespace(object->meta.ns))
+          if (sl->service_name() == object->meta.name) own_slices.push_back(*sl);
       const double t4 = now_us();
+      const auto& single = planner.plan(*object, own_slices);
+      const double t5 = now_us();
       auto shared = [&](const bgp::wire::ip_prefix& p) { return index.other_service_in(p, *object); };
       auto add = additions_only(single, on_dummy_link, [](const bgp::wire::ip_prefix&) { return false; }, shared);
-      const double t5 = now_us();
+      const double t6 = now_us();
       if (add) ++applied;
-      const std::array<double, steps + 1> t{t0, t1, t2, t3, t4, t5};
+      const std::array<double, steps + 1> t{t0, t1, t2, t3, t4, t5, t6};
       for (int s = 0; s < steps; ++s) out.by_step[s].push_back(t[s + 1] - t[s]);
-      out.total.push_back(t5 - t0);
+      out.total.push_back(t6 - t0);
     }
     return out;
   };
