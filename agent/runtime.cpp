@@ -120,7 +120,10 @@ void node_agent::start() {
                                    [weak](const kube::service* before, const kube::service* after) {
                                      if (auto self = weak.lock()) self->service_addresses_.update(before, after);
                                    });
-  slices_ = watch<kube::endpoint_slice>(kube::resources::endpoint_slices, false, change_kind::services);
+  slices_ = watch<kube::endpoint_slice>(kube::resources::endpoint_slices, false, change_kind::services, {}, {},
+                                        [weak](const kube::endpoint_slice* before, const kube::endpoint_slice* after) {
+                                          if (auto self = weak.lock()) self->service_slices_.update(before, after);
+                                        });
   nodes_ = watch<kube::node>(kube::resources::nodes, false);
   // The planner reads a ServiceGroup's and an LBNodeAgent's spec only, and
   // the allocator rewrites a group's status (its address counts) after
@@ -254,8 +257,7 @@ bool node_agent::apply_service_early(const kube::service& s) {
   if (fast_paths_since_plan_ >= max_fast_paths_per_plan) return false;
   std::vector<kube::endpoint_slice> slices;
   if (s.external_traffic_policy == "Local")  // endpoints count only under Local
-    for (const auto& sl : slices_->cache().list_namespace(s.meta.ns))
-      if (sl->service_name() == s.meta.name) slices.push_back(*sl);
+    slices = service_slices_.slices_of(s, slices_->cache());
   const auto& single = fast_planner_->plan(s, slices);
 
   auto announced = [&](const bgp::wire::ip_prefix& p) { return sp_.routes().find(p) != nullptr; };

@@ -36,6 +36,7 @@
 
 #include "agent/applier.hpp"
 #include "agent/ingress_index.hpp"
+#include "agent/slice_index.hpp"
 #include "agent/metrics.hpp"
 #include "agent/options.hpp"
 #include "agent/plan.hpp"
@@ -134,6 +135,7 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
 
   std::shared_ptr<kube::informer<kube::service>> services_;
   ingress_index service_addresses_;  // kept from services_' every change, for the fast path
+  slice_index service_slices_;      // kept from slices_' every change, for the fast path
   std::shared_ptr<kube::informer<kube::endpoint_slice>> slices_;
   std::shared_ptr<kube::informer<kube::node>> nodes_;
   std::shared_ptr<kube::informer<kube::custom_resource>> groups_, peers_, node_agents_;

@@ -16,7 +16,11 @@
 #     ServiceGroup status writes (the allocator's) replan nothing;
 #  1b. a second Service given its address while the agents run: every agent
 #     applies it by the fast path (metric), the full plan keeps it and writes
-#     the announcing annotation; deleted, it is withdrawn;
+#     the announcing annotation; deleted, it is withdrawn; then the same for
+#     an externalTrafficPolicy Local Service with ready endpoints on node-0
+#     and node-2: those two take the fast path (their slices found by the
+#     slice index), node-1 does not, and the router's route has their two
+#     next hops;
 #  2. one agent restarted (SIGTERM with --shutdown withdraw, exit 0 after the
 #     graceful-shutdown drain and the withdrawal, then started again; the
 #     default --shutdown restart is tests/e2e/rolling.py's): the router's route never disappears (its RIB is
@@ -50,6 +54,7 @@ NS = "herald-system"
 VIP = "203.0.113.10"
 VIP_PREFIX = f"{VIP}/32"
 VIP2 = "203.0.113.11"  # step 1b's Service, addressed while the agents run
+VIP3 = "203.0.113.12"  # step 1b's Local Service
 NODES = 3
 FREEZE_SECONDS = 25  # past a Lease renewal (10 s) and the 15 s after which the agent calls the API unreachable
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -114,6 +119,16 @@ def service():
                                          "herald.dev/pool-type": "remote"}},
             "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}],
                      "selector": {"app": "web"}}}
+
+
+def endpoint_slice(name, service_name, nodes):
+    """An EndpointSlice of shop/service_name with one ready endpoint on each node index."""
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name, "namespace": "shop", "labels": {"kubernetes.io/service-name": service_name}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [f"10.244.{i}.7"], "conditions": {"ready": True}, "nodeName": f"node-{i}"}
+                          for i in nodes],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
 
 
 def node_v4(i):
@@ -300,6 +315,31 @@ def checks(router, emu, agents):
     emu.call("DELETE", "/api/v1/namespaces/shop/services/api")
     poll(f"{VIP2}/32 gone from the router's FIB", lambda: not router.fib(f"{VIP2}/32"), 30)
     log(f"ok   1b. {VIP2} announced by the fast path on every node, kept by the full plan, then withdrawn")
+
+    # Local: only nodes with a ready endpoint announce, and the fast path
+    # reads the Service's own EndpointSlices (agent/slice_index.hpp) among
+    # others of the namespace; a node without one leaves it to the full plan.
+    local = service()
+    local["metadata"]["name"] = "api-local"
+    local["spec"]["externalTrafficPolicy"] = "Local"
+    serving = {0, 2}
+    slices = [endpoint_slice("api-local-a1b2c", "api-local", [0]), endpoint_slice("api-local-d3e4f", "api-local", [2]),
+              endpoint_slice("web-g5h6i", "web", [1])]  # another Service's, in the same namespace
+    emu.create([local] + slices)
+    time.sleep(0.2)
+    fast = [metric(a, "herald_agent_fast_path_applies_total") for a in agents]
+    emu.call("PATCH", "/api/v1/namespaces/shop/services/api-local/status",
+             {"status": {"loadBalancer": {"ingress": [{"ip": VIP3}]}}}, "application/merge-patch+json")
+    want_local = {node_v4(i) for i in serving}
+    poll(f"router FIB {VIP3}/32 via node-0 and node-2", lambda: router.fib(f"{VIP3}/32") == want_local, 10)
+    more = [metric(a, "herald_agent_fast_path_applies_total") - f for a, f in zip(agents, fast)]
+    L_assert(more == [1 if i in serving else 0 for i in range(NODES)],
+             f"Local Service: fast-path applies per node {more}, want one on node-0 and node-2 only")
+    emu.call("DELETE", "/api/v1/namespaces/shop/services/api-local")
+    for sl in slices:
+        emu.call("DELETE", f"/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices/{sl['metadata']['name']}")
+    poll(f"{VIP3}/32 gone from the router's FIB", lambda: not router.fib(f"{VIP3}/32"), 30)
+    log(f"ok   1b. Local {VIP3}: the fast path on node-0 and node-2 (their endpoints), not node-1; withdrawn")
 
     # 2. Restart one agent while watching the router's RIB and the node's kube-lb0.
     gaps, addr_gaps, stop = [], [], threading.Event()

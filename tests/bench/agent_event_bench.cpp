@@ -9,8 +9,8 @@
 // checks), three nodes, one peer. With `local` as the fourth argument the
 // Service is externalTrafficPolicy Local, with a ready endpoint on this node,
 // and every other Service has an EndpointSlice in the same namespace: the
-// Service's own slices are then read from the slice cache as the fast path
-// reads them (step "slices").
+// Service's own slices are then read from the slice cache by the slice
+// index as the fast path reads them (step "slices").
 // Netlink and the speaker are not included (they need the kernel and a peer).
 //
 // Two figures, medians in µs per event:
@@ -35,6 +35,7 @@
 #include "agent/applier.hpp"
 #include "agent/ingress_index.hpp"
 #include "agent/plan.hpp"
+#include "agent/slice_index.hpp"
 #include "kube/cache.hpp"
 
 using namespace herald;
@@ -127,6 +128,11 @@ int main(int argc, char** argv) {
   node_facts facts;
   kube::object_cache<kube::service> cache;
   kube::object_cache<kube::endpoint_slice> slice_cache;
+  slice_index slices_by_service;  // kept from the slice cache's changes, as the agent keeps it
+  auto add_slice = [&](const kube::endpoint_slice& sl) {
+    if (auto c = slice_cache.apply(kube::event_type::added, std::make_shared<const kube::endpoint_slice>(sl)))
+      slices_by_service.update(c->old_object.get(), c->object.get());
+  };
   ingress_index index;  // kept from the cache's changes, as the agent's informer handlers keep it
   // The others' addresses: 203.0.113.1-50 as in 1b (the event's own is
   // .107), then IPv6 ones; each also on this node's kube-lb0 (desired,
@@ -143,13 +149,9 @@ int main(int argc, char** argv) {
     desired.push_back(netlink::address_spec::parse(o.ingress.back().ip + (v4 ? "/32" : "/128"))->address);
     cache.apply(kube::event_type::added, std::make_shared<const kube::service>(o));
     index.update(nullptr, &o);
-    if (local_policy)
-      slice_cache.apply(kube::event_type::added,
-                        std::make_shared<const kube::endpoint_slice>(slice_of(o.meta.name, "node-1")));
+    if (local_policy) add_slice(slice_of(o.meta.name, "node-1"));
   }
-  if (local_policy)
-    slice_cache.apply(kube::event_type::added,
-                      std::make_shared<const kube::endpoint_slice>(slice_of("node-part-7", "node-0")));
+  if (local_policy) add_slice(slice_of("node-part-7", "node-0"));
   std::sort(desired.begin(), desired.end());
   auto on_dummy_link = [&](const netlink::ip_address& a) {
     return std::binary_search(desired.begin(), desired.end(), a);
@@ -170,9 +172,7 @@ int main(int argc, char** argv) {
       if (auto c = cache.apply(kube::event_type::modified, object)) index.update(c->old_object.get(), c->object.get());
       const double t3 = now_us();
       std::vector<kube::endpoint_slice> own_slices;  // as runtime.cpp apply_service_early reads them
-      if (object->external_traffic_policy == "Local")
-        for (const auto& sl : slice_cache.list_namespace(object->meta.ns))
-          if (sl->service_name() == object->meta.name) own_slices.push_back(*sl);
+      if (object->external_traffic_policy == "Local") own_slices = slices_by_service.slices_of(*object, slice_cache);
       const double t4 = now_us();
       const auto& single = planner.plan(*object, own_slices);
       const double t5 = now_us();

@@ -52,7 +52,8 @@ def plan(mode):
              ["@bench-agent-plan", "50", "3", "5"], ["@bench-agent-plan", "1000", "100", "3" if short else "9"],
              ["@bench-agent-event", "5000", "30" if short else "60"]]
     micro += ([["@bench-kube-informer", "10000", "10000", "2"]] if short else
-              [["@bench-agent-plan", "10000", "100", "5"], ["@bench-kube-informer", "50000", "10000", "5"],
+              [["@bench-agent-plan", "10000", "100", "5"], ["@bench-agent-event", "5000", "60", "10000", "local"],
+               ["@bench-kube-informer", "50000", "10000", "5"],
                ["@bench-netlink"]])
     py = sys.executable
     routers = ["bird"] if short else ["bird", "frr"]
