@@ -303,9 +303,7 @@ asio::awaitable<void> session::do_connect(std::uint64_t gen) {
     if (!cfg_.password.empty())
       if (auto e = set_tcp_md5(sock.native_handle(), fd_family, cfg_.address, cfg_.password))
         spdlog::error("peer {}: TCP MD5 key: {}", cfg_.name(), e.message());
-    int ttl = cfg_.ttl_security ? 255 : (cfg_.ebgp() ? cfg_.ebgp_multihop : 64);
-    set_ttl(sock.native_handle(), fd_family, ttl);
-    if (cfg_.ttl_security) set_min_ttl(sock.native_handle(), fd_family, 256 - std::max<int>(1, cfg_.ebgp_multihop));
+    set_hop_limits(sock.native_handle(), fd_family);
     if (cfg_.source_address) sock.bind(tcp::endpoint(to_asio(*cfg_.source_address), 0), ec);
   }
   if (!ec) {
@@ -331,7 +329,21 @@ void session::refuse(tcp::socket& s, const std::string& why, const std::string& 
   spdlog::info("peer {}: closed a connection: {}", peer, why);
 }
 
+void session::set_hop_limits(int fd, wire::afi fd_family) const {
+  int ttl = cfg_.ttl_security ? 255 : (cfg_.ebgp() ? cfg_.ebgp_multihop : 64);
+  set_ttl(fd, fd_family, ttl);
+  if (cfg_.ttl_security) set_min_ttl(fd, fd_family, 256 - std::max<int>(1, cfg_.ebgp_multihop));
+}
+
 void session::accept(tcp::socket socket) {
+  // The listener's socket carries no hop limits (they are per peer): a
+  // router that checks our TTL (GTSM) would drop all we send on this
+  // connection, and a GTSM peer's packets must come from its hop.
+  {
+    boost::system::error_code ec;
+    auto local = socket.local_endpoint(ec);
+    if (!ec) set_hop_limits(socket.native_handle(), local.address().is_v4() ? afi::ipv4 : afi::ipv6);
+  }
   auto st = fsm_.state();
   if (!stopped_ && st != session_state::established && !bgp_allowed()) {
     // Held until BFD is Up; the Cease subcode tells the peer why (RFC 9384).

@@ -139,6 +139,9 @@ class session : public std::enable_shared_from_this<session> {
   void handle(fsm_event e, const fsm_input& in = {});
   void note_unanswered_connect(fsm_event e, const fsm_transition& t);
   asio::awaitable<void> do_connect(std::uint64_t gen);
+  // The TTL sent and the minimum TTL accepted (eBGP hop limit, RFC 5082
+  // GTSM) on a connection of this session, opened or accepted.
+  void set_hop_limits(int fd, wire::afi fd_family) const;
   asio::awaitable<void> read_loop(std::uint64_t gen);
   void adopt(tcp::socket socket, std::optional<wire::open_message> open = std::nullopt);
   asio::awaitable<void> read_collision_open(std::uint64_t pending_gen);

@@ -116,6 +116,11 @@ boost::system::error_code speaker::start() {
     acceptor_->open(ep.protocol(), ec);
     if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec && addr.is_v6()) acceptor_->set_option(asio::ip::v6_only(false), ec);
+    // The kernel answers a SYN (SYN-ACK, or RST) with the listener's TTL,
+    // before any session can set its own: 255, so that a GTSM router
+    // (RFC 5082) connecting to us does not drop our half of the handshake.
+    // An accepted connection then takes its session's hop limits.
+    if (!ec) set_ttl(acceptor_->native_handle(), la.is_v4() ? wire::afi::ipv4 : wire::afi::ipv6, 255);
     if (!ec) acceptor_->bind(ep, ec);
     if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {

@@ -3,7 +3,7 @@
 # HERALD_INTEROP_SPEAKER=gobgp) against BIRD 2, FRR 8 and GoBGP 3 routers in
 # network namespaces, and ECMP across three speakers (RFC 4271, RFC 4760,
 # RFC 1997, RFC 8092, RFC 4360 + draft-ietf-idr-link-bandwidth, RFC 2385,
-# RFC 2918, RFC 4724, RFC 8326).
+# RFC 5082, RFC 2918, RFC 4724, RFC 8326).
 #
 #   python3 interop.py ROUTER SCENARIO     ROUTER: bird frr gobgp
 #   python3 interop.py ecmp ROUTER         ROUTER: bird frr
@@ -51,27 +51,35 @@ class Node:
     def next_hop(self, prefix):
         return self.v6 if ":" in prefix else self.v4
 
-    def config(self, password=None, hold_time=None, routes=True, prefixes=None):
+    def config(self, password=None, hold_time=None, routes=True, prefixes=None, ttl_security=False,
+               passive=False):
         peer = {"address": self.peer, "asn": ROUTER_ASN, "connect_retry": 1,
                 "next_hop_v4": self.v4, "next_hop_v6": self.v6}
         if password:
             peer["password"] = password
         if hold_time:
             peer["hold_time"] = hold_time
+        if ttl_security:
+            peer["ttl_security"] = True
+        if passive:
+            peer["passive"] = True  # the router connects, to a listener on this node's address
         rts = [{"prefix": p, "communities": sorted(COMMUNITIES),
                 "large_communities": sorted(LARGE), "extended_communities": [LINK_BW],
                 "local_pref": 200, "med": 50} for p in (prefixes or self.prefixes)]
-        return {"router_id": self.v4, "local_asn": self.asn, "hostname": f"node-{self.i}",
-                "graceful_restart": {"enabled": True, "restart_time": 120},
-                "graceful_shutdown": {"drain_seconds": 2},
-                "peers": [peer], "routes": rts if routes else []}
+        cfg = {"router_id": self.v4, "local_asn": self.asn, "hostname": f"node-{self.i}",
+               "graceful_restart": {"enabled": True, "restart_time": 120},
+               "graceful_shutdown": {"drain_seconds": 2},
+               "peers": [peer], "routes": rts if routes else []}
+        if passive:
+            cfg["listen"] = {"address": self.local, "port": 179}
+        return cfg
 
 
 class Bench:
     """The lab of one run: router namespace + bridge, node namespaces."""
 
     def __init__(self, lab, router_kind, variants, password=None, hold_time=None,
-                 multipath=False, kernel=False):
+                 multipath=False, kernel=False, ttl_security=False):
         self.lab = lab
         self.rns = lab.netns("r")
         lab.bridge(self.rns, "br0")
@@ -87,7 +95,7 @@ class Bench:
         for n in self.nodes:
             lab.wait_reachable(n.ns, ROUTER_V4)
             lab.wait_reachable(n.ns, ROUTER_V6)
-        nbs = [Neighbor(n.local, n.asn, password, hold_time) for n in self.nodes]
+        nbs = [Neighbor(n.local, n.asn, password, hold_time, ttl_security=ttl_security) for n in self.nodes]
         self.router = ROUTERS[router_kind](lab, self.rns, nbs, multipath=multipath, kernel=kernel)
 
     def start_speakers(self, **cfg):
@@ -218,6 +226,33 @@ def sc_md5(bench):
     per_node(bench, lambda n: wait_routes(bench, n))
 
 
+def sc_ttl_security(bench):
+    """GTSM (RFC 5082), the router accepting only TTL 255: with ttl_security
+    the session comes up both when the router connects (the speaker passive:
+    a connection it accepts) and when the speaker connects; without it the
+    router never reaches Established. (The speaker may: the router sets its
+    minimum TTL on a connection once accepted, after the speaker's OPEN has
+    arrived, and answers it with OPEN and KEEPALIVE; ours are dropped.) The
+    negative comes last: a router dropping a TTL-64 FIN keeps that
+    connection open for minutes."""
+    for passive in (True, False):
+        log(f"     ttl_security, the speaker {'passive: the router connects' if passive else 'connecting'}")
+        bench.start_speakers(ttl_security=True, passive=passive)
+        bench.wait_established()
+        per_node(bench, lambda n: wait_routes(bench, n))
+        for n in bench.nodes:
+            n.speaker.kill()
+        # Not the old session, still up at the router, taken for the next one.
+        per_node(bench, lambda n: poll(f"{n.variant}: router notices the speaker is gone",
+                                       lambda: not bench.router.established(n.local), 15), parallel=True)
+    bench.start_speakers()
+
+    def never(n):
+        holds_for(f"{n.variant}: the router establishes no session without ttl_security",
+                  lambda: not bench.router.established(n.local), 6)
+    per_node(bench, never, parallel=True)
+
+
 def sc_hold_timer(bench):
     """A frozen router (SIGSTOP) is detected by the 3 s hold timer."""
     bench.start_speakers(hold_time=3)
@@ -324,7 +359,7 @@ def _assert(cond, msg):
 
 SCENARIOS = {
     "routes": sc_routes, "withdraw": sc_withdraw, "peer-restart": sc_peer_restart,
-    "md5": sc_md5, "hold-timer": sc_hold_timer, "soft-reset": sc_soft_reset,
+    "md5": sc_md5, "ttl-security": sc_ttl_security, "hold-timer": sc_hold_timer, "soft-reset": sc_soft_reset,
     "graceful-restart": sc_graceful_restart, "graceful-shutdown": sc_graceful_shutdown,
 }
 # What the GoBGP stand-in cannot show (checked only with Herald): link
@@ -438,6 +473,8 @@ def main(argv):
                 kw = {}
                 if argv[2] == "md5":
                     kw["password"] = "right-secret"
+                if argv[2] == "ttl-security":
+                    kw["ttl_security"] = True
                 bench = Bench(lab, router_kind, variants, **kw)
                 bench.router.start()
                 try:

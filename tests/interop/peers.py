@@ -64,9 +64,10 @@ def template(filename):
 
 
 class Neighbor:
-    def __init__(self, address, asn, password=None, hold_time=None, bfd=None):
+    def __init__(self, address, asn, password=None, hold_time=None, bfd=None, ttl_security=False):
         self.address, self.asn, self.password, self.hold_time = address, asn, password, hold_time
         self.bfd = bfd
+        self.ttl_security = ttl_security  # RFC 5082 (GTSM): the router accepts only TTL 255
 
 
 class Route:
@@ -189,7 +190,8 @@ class Bird(Router):
             options = [t.render("neighbor-ibgp") if self.is_ibgp(nb) else "",  # iBGP defaults to multihop
                        t.render("neighbor-password", password=nb.password) if nb.password else "",
                        t.render("neighbor-bfd") if nb.bfd else "",
-                       t.render("neighbor-hold", hold_time=nb.hold_time) if nb.hold_time else ""]
+                       t.render("neighbor-hold", hold_time=nb.hold_time) if nb.hold_time else "",
+                       t.render("neighbor-ttl-security") if nb.ttl_security else ""]
             lines.append(t.render("neighbor", name=f"n{i}", local_as=self.asn, address=nb.address, asn=nb.asn,
                                   options=" ".join(o for o in options if o)))
         return "\n".join(lines) + "\n"
@@ -286,6 +288,8 @@ class Frr(Router):
             if nb.hold_time:
                 c += t.lines("neighbor-hold", address=nb.address, keepalive=max(1, nb.hold_time // 3),
                              hold_time=nb.hold_time)
+            if nb.ttl_security:
+                c += t.lines("neighbor-ttl-security", address=nb.address)
             if nb.bfd:
                 c += t.lines("neighbor-bfd", address=nb.address, profile=self._bfd_profile(nb.bfd))
         for fam in ("ipv4", "ipv6"):
@@ -418,6 +422,8 @@ class Gobgp(Router):
             c += t.lines("neighbor-timers")
             if nb.hold_time:
                 c += t.lines("neighbor-hold", hold_time=nb.hold_time, keepalive=max(1, nb.hold_time // 3))
+            if nb.ttl_security:
+                c += t.lines("neighbor-ttl-security")
             c += t.lines("neighbor-graceful-restart")
             for fam in ("ipv4-unicast", "ipv6-unicast"):
                 c += t.lines("neighbor-family", family=fam)

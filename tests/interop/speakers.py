@@ -172,6 +172,9 @@ class GobgpSpeaker(Speaker):
             if p.get("ebgp_multihop", 1) > 1:
                 lines += ["  [neighbors.ebgp-multihop.config]", "    enabled = true",
                           f"    multihop-ttl = {p['ebgp_multihop']}"]
+            if p.get("ttl_security"):
+                lines += ["  [neighbors.ttl-security.config]", "    enabled = true",
+                          f"    ttl-min = {256 - p.get('ebgp_multihop', 1)}"]
             if gr.get("enabled"):
                 lines += ["  [neighbors.graceful-restart.config]", "    enabled = true",
                           f"    restart-time = {gr.get('restart_time', 120)}"]
