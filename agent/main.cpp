@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
   if (opt.bgp_listen) scfg.listen_address = herald::bgp::wire::ip_address::parse(*opt.bgp_listen);
   scfg.listen_port = opt.bgp_port;
   if (opt.drain.count() > 0) scfg.drain = opt.drain;
+  // A router connecting before the first plan (a restarted agent: the
+  // router retries at once) is held for it rather than refused: refused,
+  // it would back off, by a minute with BIRD's defaults.
+  scfg.early_connection_hold = std::chrono::seconds(30);
   herald::bgp::speaker sp(io.get_executor(), scfg);
 
   std::optional<herald::proto::api_server> api;

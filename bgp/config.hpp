@@ -84,6 +84,12 @@ struct speaker_config {
   bool graceful_restart = true;
   std::uint16_t restart_time = 120;
   std::optional<std::chrono::seconds> drain;  // graceful shutdown (RFC 8326) on stop
+  // A speaker whose peers come later (herald-agent: with its first plan)
+  // holds a connection accepted before the first reconfigure() from an
+  // address no session has, this long, for that configuration to claim;
+  // refused at once, the router would back off (BIRD by its error wait
+  // time, 60 s by default) before trying again. 0: refused at once.
+  std::chrono::seconds early_connection_hold{0};
   // Local BFD ports (single hop 3784, multihop 4784); 0 picks a free one (tests without root).
   std::uint16_t bfd_port = 3784, bfd_multihop_port = 4784;
   std::vector<peer_config> peers;

@@ -81,7 +81,7 @@ void fill_defaults(speaker_config& cfg) {
 }  // namespace
 
 speaker::speaker(asio::any_io_executor ex, speaker_config cfg)
-    : ex_(ex), cfg_(std::move(cfg)), shared_(std::make_shared<speaker_shared>()), drain_timer_(ex) {
+    : ex_(ex), cfg_(std::move(cfg)), shared_(std::make_shared<speaker_shared>()), held_timer_(ex), drain_timer_(ex) {
   fill_defaults(cfg_);
   shared_->router_id = cfg_.router_id;
   shared_->local_asn = cfg_.local_asn;
@@ -176,9 +176,42 @@ asio::awaitable<void> speaker::accept_loop(std::shared_ptr<tcp::acceptor> accept
     auto from = endpoint_address(remote);
     if (auto s = find(from)) {
       s->accept(std::move(sock));
-    } else {
+    } else if (!hold_for_configuration(sock, from)) {
       spdlog::info("speaker: refused a connection from {}: not a configured peer", from.to_string());
       sock.close(rec);
+    }
+  }
+}
+
+bool speaker::hold_for_configuration(tcp::socket& socket, const ip_address& from) {
+  if (configured_ || cfg_.early_connection_hold.count() == 0 || held_.size() >= max_held_connections) return false;
+  spdlog::info("speaker: holding a connection from {} for the first configuration (up to {} s)", from.to_string(),
+               cfg_.early_connection_hold.count());
+  held_.push_back({std::move(socket), from});
+  if (held_.size() == 1) {
+    held_timer_.expires_after(cfg_.early_connection_hold);
+    held_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) release_held("no configuration came in time");
+    });
+  }
+  return true;
+}
+
+void speaker::release_held(const char* why) {
+  held_timer_.cancel();
+  for (auto& h : std::exchange(held_, {})) {
+    boost::system::error_code ec;
+    auto s = find(h.from);
+    // Accepted before any key was on the listener, the connection carries
+    // no TCP MD5 signature: a peer with a password must not get it.
+    if (s && s->config().password.empty()) {
+      spdlog::info("peer {}: taking the connection held since before the first configuration", s->config().name());
+      s->accept(std::move(h.socket));
+    } else {
+      spdlog::info("speaker: refused a connection from {}: {}", h.from.to_string(),
+                   s ? "held before the first configuration, so not signed with the peer's TCP MD5 password"
+                     : why);
+      h.socket.close(ec);
     }
   }
 }
@@ -255,6 +288,8 @@ void speaker::reconfigure(speaker_config cfg) {
   }
   sessions_ = std::move(keep);
   set_routes(routes);
+  configured_ = true;
+  if (!held_.empty()) release_held("not a configured peer");
 }
 
 std::size_t speaker::attrs_value_hash::operator()(const attrs_ref& a) const noexcept {
@@ -422,6 +457,7 @@ void speaker::shutdown(std::string reason, std::function<void()> done) {
       boost::system::error_code ec;
       acceptor_->close(ec);
     }
+    held_.clear();
     if (done) done();
   };
   if (!cfg_.drain || cfg_.drain->count() == 0) {
@@ -453,6 +489,7 @@ void speaker::close_for_restart() {
     boost::system::error_code ec;
     acceptor_->close(ec);
   }
+  held_.clear();  // closed without a word, as every session here
 }
 
 std::optional<bfd::listener_counters> speaker::bfd_counters(bool multihop) const {

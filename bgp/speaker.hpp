@@ -102,6 +102,18 @@ class speaker {
   std::shared_ptr<speaker_shared> shared_;
   std::vector<std::shared_ptr<session>> sessions_;
   std::shared_ptr<tcp::acceptor> acceptor_;
+  // Connections held for the first configuration (cfg.early_connection_hold).
+  struct held_connection {
+    tcp::socket socket;
+    wire::ip_address from;
+  };
+  static constexpr std::size_t max_held_connections = 64;
+  bool configured_ = false;  // reconfigure() has run
+  std::vector<held_connection> held_;
+  asio::steady_timer held_timer_;
+  bool hold_for_configuration(tcp::socket& socket, const wire::ip_address& from);
+  // Hands each held connection to its session, or refuses it (`why`).
+  void release_held(const char* why);
   // One shared object per distinct attribute set, found by value in constant
   // time: a table of routes that each carry their own MED or weight must not
   // make every insertion scan all the sets before it.

@@ -6,8 +6,9 @@
 // configuration (wrong AS) is refused with the right NOTIFICATION, and the
 // max-prefix limit closes the session, and BFD gates a session (held until
 // Up, torn down with Cease / BFD Down, back on Up), a passive peer
-// without a listener is warned about, and a listener that cannot bind
-// leaves the sessions running. No fixed sleeps: the
+// without a listener is warned about, a listener that cannot bind
+// leaves the sessions running, and a connection that comes before the first
+// configuration is held for it (or refused). No fixed sleeps: the
 // io_context runs until a condition holds or a deadline passes.
 #include <catch2/catch.hpp>
 
@@ -769,4 +770,71 @@ TEST_CASE("a listener that cannot bind is an error, and the sessions start all t
   speaker t(io.get_executor(), node_towards_router(free_port()));
   CHECK_FALSE(t.start());
   CHECK(t.listening());
+}
+
+TEST_CASE("a connection that comes before the first configuration is held for it, or refused") {
+  // herald-agent's peers come with its first plan; a router that connects
+  // earlier (a restarted agent) must get its session from that connection,
+  // not be refused and back off. B retries only every 30 s here: within the
+  // test only the held connection can bring the session up.
+  log_capture log;
+  pair_of_speakers p;
+  p.b_cfg.peers[0].connect_retry = 30;
+  auto unconfigured = p.a_cfg;
+  unconfigured.peers.clear();
+  unconfigured.early_connection_hold = 5s;
+  std::string text;  // logged so far
+  auto logged = [&](const char* needle, std::chrono::milliseconds limit = 10s) {
+    return run_until(p.io, [&] { return (text += log.take()).find(needle) != std::string::npos; }, limit);
+  };
+
+  SECTION("the first configuration takes it") {
+    speaker a(p.io.get_executor(), unconfigured), b(p.io.get_executor(), p.b_cfg);
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    REQUIRE(logged("holding a connection from 127.0.0.2"));
+    CHECK(state_of(b, "127.0.0.1") == session_state::open_sent);  // connected, waiting for A's OPEN
+    a.reconfigure(p.a_cfg);
+    CHECK(log.take().find("taking the connection held since before the first configuration") != std::string::npos);
+    REQUIRE(run_until(p.io, [&] { return state_of(b, "127.0.0.1") == session_state::established; }, 3s));
+    CHECK(state_of(a, "127.0.0.2") == session_state::established);
+    CHECK(b.status().at(0).flaps == 0);
+  }
+  SECTION("no configuration within the hold time: refused") {
+    unconfigured.early_connection_hold = 1s;
+    speaker a(p.io.get_executor(), unconfigured), b(p.io.get_executor(), p.b_cfg);
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    REQUIRE(logged("refused a connection from 127.0.0.2: no configuration came in time", 4s));
+    REQUIRE(run_until(p.io, [&] { return state_of(b, "127.0.0.1") != session_state::open_sent; }, 3s));
+    CHECK(state_of(b, "127.0.0.1") != session_state::established);
+  }
+  SECTION("the configuration has no such peer, or gives it a TCP MD5 password: refused") {
+    for (bool with_password : {false, true}) {
+      speaker a(p.io.get_executor(), unconfigured), b(p.io.get_executor(), p.b_cfg);
+      REQUIRE_FALSE(a.start());
+      REQUIRE_FALSE(b.start());
+      text.clear();
+      REQUIRE(logged("holding a connection"));
+      auto cfg = p.a_cfg;
+      if (with_password) cfg.peers[0].password = "secret";  // B's connection was not signed
+      else cfg.peers[0].address = addr("127.0.0.3");
+      a.reconfigure(cfg);
+      text = log.take();
+      INFO(text);
+      CHECK(text.find(with_password ? "held before the first configuration, so not signed with the peer's TCP MD5"
+                                    : "refused a connection from 127.0.0.2: not a configured peer") !=
+            std::string::npos);
+      REQUIRE(run_until(p.io, [&] { return state_of(b, "127.0.0.1") != session_state::open_sent; }, 3s));
+      CHECK(state_of(b, "127.0.0.1") != session_state::established);
+    }
+  }
+  SECTION("without early_connection_hold (herald-speaker's peers come with its start): refused at once") {
+    unconfigured.early_connection_hold = 0s;
+    speaker a(p.io.get_executor(), unconfigured), b(p.io.get_executor(), p.b_cfg);
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    REQUIRE(logged("refused a connection from 127.0.0.2: not a configured peer"));
+    CHECK(text.find("holding") == std::string::npos);
+  }
 }
