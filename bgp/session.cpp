@@ -336,9 +336,10 @@ void session::set_hop_limits(int fd, wire::afi fd_family) const {
 }
 
 void session::accept(tcp::socket socket) {
-  // The listener's socket carries no hop limits (they are per peer): a
-  // router that checks our TTL (GTSM) would drop all we send on this
-  // connection, and a GTSM peer's packets must come from its hop.
+  // The listener is every peer's: its TTL (255, for the handshake) and
+  // its lack of a minimum are no session's. Set this session's, so that an
+  // eBGP peer gets TTL 1 (or its multihop) and a GTSM one (RFC 5082) only
+  // our packets, and theirs must come from their hop.
   {
     boost::system::error_code ec;
     auto local = socket.local_endpoint(ec);
