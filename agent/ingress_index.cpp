@@ -5,11 +5,17 @@ namespace herald::agent {
 
 void ingress_index::update(const kube::service* before, const kube::service* after) {
   if (before)
-    for (const auto& in : before->ingress)
-      if (auto a = bgp::wire::ip_address::parse(in.ip)) entries_.erase({*a, before->meta.key()});
-  if (after)
+    if (auto was = addresses_of_.find(before->meta.key()); was != addresses_of_.end()) {
+      for (const auto& a : was->second) entries_.erase({a, was->first});
+      addresses_of_.erase(was);
+    }
+  if (after) {
+    std::vector<bgp::wire::ip_address> indexed;
+    auto key = after->meta.key();
     for (const auto& in : after->ingress)
-      if (auto a = bgp::wire::ip_address::parse(in.ip)) entries_.emplace(*a, after->meta.key());
+      if (auto a = bgp::wire::ip_address::parse(in.ip); a && entries_.emplace(*a, key).second) indexed.push_back(*a);
+    if (!indexed.empty()) addresses_of_[std::move(key)] = std::move(indexed);
+  }
 }
 
 bool ingress_index::other_service_in(const bgp::wire::ip_prefix& p, const kube::service& self) const {

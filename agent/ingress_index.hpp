@@ -9,9 +9,11 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "bgp/wire/types.hpp"
 #include "kube/views.hpp"
@@ -23,6 +25,8 @@ class ingress_index {
   // One informer change: `before` is the Service's previous state (null when
   // it was added), `after` its new state (null when it was deleted).
   // Ingress entries that are not IP addresses (a hostname) are not indexed.
+  // A Service's addresses are let go by its namespace/name, whatever
+  // `before` carries (a delete event's last state need not be the cached one).
   void update(const kube::service* before, const kube::service* after);
   // Whether a Service other than `self` (by namespace/name) has an ingress
   // address inside p.
@@ -32,6 +36,7 @@ class ingress_index {
 
  private:
   std::set<std::pair<bgp::wire::ip_address, std::string>> entries_;  // (address, "ns/name")
+  std::map<std::string, std::vector<bgp::wire::ip_address>, std::less<>> addresses_of_;  // "ns/name" → indexed
 };
 
 }  // namespace herald::agent

@@ -1,8 +1,9 @@
 // Unit tests of the fast path's Service address index (agent/ingress_index.hpp):
 // host prefixes and aggregates of both families, the asking Service itself
 // left out, addresses shared by two Services, and every informer change (add,
-// update, delete, an update that moves an address) reflected, checked against
-// a scan of every Service (what the index replaced) over a list of cases.
+// update, delete, an update that moves an address, a delete whose last state
+// lost the address) reflected, checked against a scan of every Service (what
+// the index replaced) over a list of cases.
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -109,6 +110,17 @@ TEST_CASE("ingress index: an address shared by two Services, and changes of ever
   CHECK_FALSE(idx.other_service_in(pfx("198.51.100.0/24"), a));
   idx.update(&a_again, nullptr);
   CHECK(idx.size() == 0);
+
+  // A delete whose last state no longer lists the address (it need not be
+  // the cached one) still lets it go, by the Service's name; an address
+  // listed twice is indexed once.
+  auto c = service("c", {"198.51.100.7", "198.51.100.7"});
+  idx.update(nullptr, &c);
+  CHECK(idx.size() == 1);
+  auto c_last = service("c", {});
+  idx.update(&c_last, nullptr);
+  CHECK(idx.size() == 0);
+  CHECK_FALSE(idx.other_service_in(pfx("198.51.100.7/32"), a));
 }
 
 TEST_CASE("ingress index: agrees with a scan of every Service through a sequence of changes") {
