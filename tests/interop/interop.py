@@ -230,9 +230,10 @@ def sc_ttl_security(bench):
     """GTSM (RFC 5082), the router accepting only TTL 255: with ttl_security
     the session comes up both when the router connects (the speaker passive:
     a connection it accepts) and when the speaker connects; without it the
-    router never reaches Established. (The speaker may: the router sets its
-    minimum TTL on a connection once accepted, after the speaker's OPEN has
-    arrived, and answers it with OPEN and KEEPALIVE; ours are dropped.) The
+    router never reaches Established. (The speaker sometimes does, probably
+    because the router sets its minimum TTL on a connection once accepted,
+    after our OPEN has arrived, and answers it with OPEN and KEEPALIVE while
+    dropping ours; not investigated further.) The
     negative comes last: a router dropping a TTL-64 FIN keeps that
     connection open for minutes."""
     for passive in (True, False):
