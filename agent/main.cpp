@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
   if (opt.drain.count() > 0) scfg.drain = opt.drain;
   // A router connecting before the first plan (a restarted agent: the
   // router retries at once) is held for it rather than refused: refused,
-  // it would back off, by a minute with BIRD's defaults.
+  // it would try again only after its connect retry time (120 s by default).
   scfg.early_connection_hold = std::chrono::seconds(30);
   herald::bgp::speaker sp(io.get_executor(), scfg);
 

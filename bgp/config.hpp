@@ -87,8 +87,9 @@ struct speaker_config {
   // A speaker whose peers come later (herald-agent: with its first plan)
   // holds a connection accepted before the first reconfigure() from an
   // address no session has, this long, for that configuration to claim;
-  // refused at once, the router would back off (BIRD by its error wait
-  // time, 60 s by default) before trying again. 0: refused at once.
+  // refused, the router tries again only after its connect retry time (120 s
+  // by default in BIRD, FRR and GoBGP): for a passive peer, the session's
+  // only way up. 0: refused at once.
   std::chrono::seconds early_connection_hold{0};
   // Local BFD ports (single hop 3784, multihop 4784); 0 picks a free one (tests without root).
   std::uint16_t bfd_port = 3784, bfd_multihop_port = 4784;
