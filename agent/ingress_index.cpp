@@ -4,8 +4,10 @@
 namespace herald::agent {
 
 void ingress_index::update(const kube::service* before, const kube::service* after) {
-  if (before)
-    if (auto was = addresses_of_.find(before->meta.key()); was != addresses_of_.end()) {
+  // Whatever was indexed under this Service's name goes first (also for an
+  // add of a Service already held, which a well-behaved informer never sends).
+  if (const auto* service = before ? before : after)
+    if (auto was = addresses_of_.find(service->meta.key()); was != addresses_of_.end()) {
       for (const auto& a : was->second) entries_.erase({a, was->first});
       addresses_of_.erase(was);
     }

@@ -8,10 +8,12 @@ std::string service_key(const std::string& ns, const std::string& service) { ret
 }  // namespace
 
 void slice_index::update(const kube::endpoint_slice* before, const kube::endpoint_slice* after) {
-  if (before)
-    if (auto was = service_of_.find(before->meta.key()); was != service_of_.end()) {
+  // Whatever was indexed under this slice's name goes first (also for an
+  // add of a slice already held, which a well-behaved informer never sends).
+  if (const auto* slice = before ? before : after)
+    if (auto was = service_of_.find(slice->meta.key()); was != service_of_.end()) {
       auto it = by_service_.find(was->second);
-      it->second.erase(before->meta.name);
+      it->second.erase(slice->meta.name);
       if (it->second.empty()) by_service_.erase(it);
       service_of_.erase(was);
     }

@@ -23,8 +23,8 @@ class slice_index {
   // One informer change: `before` is the slice's previous state (null when
   // it was added), `after` its new state (null when it was deleted). A slice
   // without the label belongs to no Service and is not indexed. A slice is
-  // let go by its name, under the Service it was indexed with, whatever
-  // labels `before` carries.
+  // let go by its namespace/name, under the Service it was indexed with,
+  // whatever labels `before` carries.
   void update(const kube::endpoint_slice* before, const kube::endpoint_slice* after);
   // Names of the slices of Service ns/name, in name order (empty if none).
   const std::set<std::string>& names_of(const std::string& ns, const std::string& service) const;

@@ -121,6 +121,14 @@ TEST_CASE("ingress index: an address shared by two Services, and changes of ever
   idx.update(&c_last, nullptr);
   CHECK(idx.size() == 0);
   CHECK_FALSE(idx.other_service_in(pfx("198.51.100.7/32"), a));
+
+  // An add of a Service already held replaces its addresses.
+  idx.update(nullptr, &c);
+  auto c_moved = service("c", {"198.51.100.8"});
+  idx.update(nullptr, &c_moved);
+  CHECK(idx.size() == 1);
+  CHECK_FALSE(idx.other_service_in(pfx("198.51.100.7/32"), a));
+  CHECK(idx.other_service_in(pfx("198.51.100.8/32"), a));
 }
 
 TEST_CASE("ingress index: agrees with a scan of every Service through a sequence of changes") {

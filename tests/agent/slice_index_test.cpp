@@ -76,6 +76,10 @@ TEST_CASE("slice index: a label moved, a delete whose last state lost the label"
   CHECK(idx.size() == 0);
   idx.update(&unlabelled, &s1);
   CHECK(idx.names_of("default", "web") == std::set<std::string>{"s1"});
+  // An add of a slice already held replaces its entry rather than adding a second.
+  idx.update(nullptr, &moved);
+  CHECK(idx.names_of("default", "web").empty());
+  CHECK(idx.names_of("default", "api") == std::set<std::string>{"s1"});
 }
 
 TEST_CASE("slice index: agrees with a scan of every slice through a sequence of changes") {
