@@ -119,7 +119,12 @@ int main(int argc, char** argv) {
   const int hot_events = argc > 1 ? std::atoi(argv[1]) : 5000;
   const int idle_events = argc > 2 ? std::atoi(argv[2]) : 60;
   const int other_services = argc > 3 ? std::atoi(argv[3]) : 50;
-  const bool local_policy = argc > 4 && std::string_view(argv[4]) == "local";
+  const std::string_view policy = argc > 4 ? argv[4] : "cluster";
+  if (policy != "cluster" && policy != "local") {
+    std::fprintf(stderr, "bench-agent-event: the fourth argument is cluster or local, not \"%s\"\n", argv[4]);
+    return 2;
+  }
+  const bool local_policy = policy == "local";
   std::printf("agent event benchmark: %d other Services with addresses, externalTrafficPolicy %s\n",
               other_services, local_policy ? "Local" : "Cluster");
   std::string event_line = watch_line;
