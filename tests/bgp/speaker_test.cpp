@@ -7,8 +7,9 @@
 // max-prefix limit closes the session, and BFD gates a session (held until
 // Up, torn down with Cease / BFD Down, back on Up), a passive peer
 // without a listener is warned about, a listener that cannot bind
-// leaves the sessions running, and a connection that comes before the first
-// configuration is held for it (or refused). No fixed sleeps: the
+// leaves the sessions running, GTSM holds on an accepted connection, and
+// a connection that comes before the first configuration is held for it
+// (or refused). No fixed sleeps: the
 // io_context runs until a condition holds or a deadline passes.
 #include <catch2/catch.hpp>
 
@@ -770,6 +771,38 @@ TEST_CASE("a listener that cannot bind is an error, and the sessions start all t
   speaker t(io.get_executor(), node_towards_router(free_port()));
   CHECK_FALSE(t.start());
   CHECK(t.listening());
+}
+
+TEST_CASE("GTSM (RFC 5082) on an accepted connection: TTL 255 out, and the peer's packets must come with 255") {
+  // On loopback a packet arrives with the TTL it was sent with. A is
+  // passive: every packet it sends on the session (the SYN-ACK from the
+  // listener, then its OPEN and KEEPALIVEs) must leave with 255, or B's
+  // minimum drops it; and once accepted, A must drop what B sends with
+  // less (B's KEEPALIVE, sent after A's OPEN, can never race the setting).
+  pair_of_speakers p;
+  p.a_cfg.peers[0].ttl_security = true;
+  SECTION("both sides with GTSM: Established") {
+    p.b_cfg.peers[0].ttl_security = true;
+    speaker a(p.io.get_executor(), p.a_cfg), b(p.io.get_executor(), p.b_cfg);
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    REQUIRE(run_until(p.io, [&] { return state_of(a, "127.0.0.2") == session_state::established; }, 5s));
+    CHECK(state_of(b, "127.0.0.1") == session_state::established);
+  }
+  SECTION("the connecting side without GTSM (eBGP, TTL 1): A never takes its KEEPALIVE") {
+    speaker a(p.io.get_executor(), p.a_cfg), b(p.io.get_executor(), p.b_cfg);
+    REQUIRE_FALSE(a.start());
+    REQUIRE_FALSE(b.start());
+    // B's connection is accepted (the listener has no minimum: it serves
+    // peers without GTSM too) and B sees A's OPEN, so B gets that far.
+    // (B's OPEN may reach A before the minimum is set, and then A's
+    // KEEPALIVE brings B up: only A's side is certain.)
+    REQUIRE(run_until(p.io, [&] {
+      auto st = state_of(b, "127.0.0.1");
+      return st == session_state::open_confirm || st == session_state::established;
+    }, 5s));
+    CHECK_FALSE(run_until(p.io, [&] { return state_of(a, "127.0.0.2") == session_state::established; }, 2s));
+  }
 }
 
 TEST_CASE("a connection that comes before the first configuration is held for it, or refused") {
