@@ -413,8 +413,18 @@ def test_faults():
         seen = sum(1 for _ in range(120) if w.next()["type"] == "MODIFIED")
         check(seen == 120, "touch makes one MODIFIED event each: %d" % seen)
         w.close()
+        t_before = time.monotonic()
+        emu.request("GET", SVC)
+        t_after = time.monotonic()
         st, log, _ = emu.request("GET", "/_emulator/requests")
         check(any(e["verb"] == "watch" for e in log), "request log records watches")
+        # Each entry's time is CLOCK_MONOTONIC (Python's time.monotonic()):
+        # the list just sent was read between the two readings here.
+        last_list = [e for e in log if e["verb"] == "list"][-1]
+        check(t_before <= last_list["monotonicNs"] / 1e9 <= t_after,
+              "request log time on the caller's monotonic clock: %s not in [%s, %s]"
+              % (last_list["monotonicNs"] / 1e9, t_before, t_after))
+        check(all(0 <= e["dispatchNs"] < 10e9 for e in log), "request log dispatch times")
     finally:
         emu.stop()
 

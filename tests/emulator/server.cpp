@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <list>
@@ -419,13 +420,21 @@ struct server::impl : std::enable_shared_from_this<impl> {
 
   // ---- request dispatch (plain functions, no coroutines) ----
 
-  void log_request(const http::request<http::string_body>& req, int code, const request_record& rec) {
+  // read: when the request had been read in full (CLOCK_MONOTONIC, as
+  // Python's time.monotonic(), so a benchmark can place it among its own
+  // times); dispatched: when its answer (or watch) was ready, before any
+  // injected delay.
+  void log_request(const http::request<http::string_body>& req, int code, const request_record& rec,
+                   std::chrono::steady_clock::time_point read, std::chrono::steady_clock::time_point dispatched) {
+    using namespace std::chrono;
     json entry = {{"method", std::string(req.method_string())},
                   {"target", std::string(req.target())},
                   {"verb", rec.verb},
                   {"code", code},
                   {"userAgent", std::string(req[http::field::user_agent])},
-                  {"user", rec.user}};
+                  {"user", rec.user},
+                  {"monotonicNs", duration_cast<nanoseconds>(read.time_since_epoch()).count()},
+                  {"dispatchNs", duration_cast<nanoseconds>(dispatched - read).count()}};
     // What an authorizer sees (RBAC's attributes), for API requests only.
     if (rec.route.type) {
       entry["apiGroup"] = rec.route.type->group;
@@ -891,23 +900,25 @@ struct server::impl : std::enable_shared_from_this<impl> {
       parser.body_limit(512 * 1024 * 1024);
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
       if (ec) break;
+      const auto read_at = std::chrono::steady_clock::now();
       http::request<http::string_body> req = parser.release();
       const bool keep_alive = req.keep_alive();
       request_record rec;
       auto outcome = safe_dispatch(req, id, client_cert_ok, rec);
+      const auto dispatched_at = std::chrono::steady_clock::now();
       const bool admin_request = req.target().starts_with("/_emulator/");
       if (delay.count() > 0 && !admin_request) {
         asio::steady_timer t(io, delay);
         co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       }
       if (auto* w = std::get_if<watch_request>(&outcome)) {
-        log_request(req, 200, rec);
+        log_request(req, 200, rec, read_at, dispatched_at);
         const bool reuse = co_await stream_watch(stream, req, std::move(*w));
         if (!reuse || !keep_alive) break;
         continue;
       }
       reply& r = std::get<reply>(outcome);
-      log_request(req, static_cast<int>(r.code), rec);
+      log_request(req, static_cast<int>(r.code), rec, read_at, dispatched_at);
       http::response<http::string_body> res{r.code, req.version()};
       res.set(http::field::content_type, r.content_type);
       res.set(http::field::cache_control, "no-cache, private");
