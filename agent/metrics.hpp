@@ -24,6 +24,7 @@ struct informer_figures {
   std::uint64_t events = 0;
   std::uint64_t relists = 0;
   std::uint64_t handler_errors = 0;  // handlers that threw, loop restarts (kube/informer.hpp)
+  std::uint64_t not_planned = 0;     // changes that could change no plan (service_can_change_plan)
 };
 
 struct agent_figures {

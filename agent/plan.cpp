@@ -369,18 +369,18 @@ class planner {
 
   // ---- services ----
   void plan_service(const kube::service& s) {
-    if (s.type != "LoadBalancer" || s.meta.deleting) return;
-    auto by = s.meta.annotations.find(allocator::annotation::allocated_by);
-    if (by == s.meta.annotations.end() || by->second != state_.allocated_by) return;
+    if (!herald_service(s, state_.allocated_by)) return;
     std::string group_name;
     if (auto it = s.meta.annotations.find(allocator::annotation::allocated_from); it != s.meta.annotations.end())
       group_name = it->second;
     const allocator::group_spec* spec = nullptr;
     if (auto it = state_.groups.find(group_name); it != state_.groups.end() && it->second.spec)
       spec = &*it->second.spec;
-    else {
+    else if (!s.ingress.empty()) {
       // Keep serving what the allocator handed out (nothing lost); say why the
-      // group's attributes are missing.
+      // group's attributes are missing. A Service without addresses has
+      // nothing to keep and no warning: it must plan as if absent
+      // (service_can_change_plan).
       std::string why = it == state_.groups.end() ? "does not exist" : "is invalid: " + it->second.error;
       warn_service(s, "GroupUnavailable",
                    "ServiceGroup \"" + group_name + "\" " + why +
@@ -596,6 +596,18 @@ class planner {
   std::map<bgp::wire::ip_prefix, std::vector<bgp::wire::ip_address>> route_peers_;
   std::size_t prepared_diagnostics_ = 0;  // the node-wide ones, which plan_one keeps
 };
+
+bool herald_service(const kube::service& s, std::string_view allocated_by) {
+  if (s.type != "LoadBalancer" || s.meta.deleting) return false;
+  auto by = s.meta.annotations.find(allocator::annotation::allocated_by);
+  return by != s.meta.annotations.end() && by->second == allocated_by;
+}
+
+bool service_can_change_plan(const kube::service& s, std::string_view allocated_by) {
+  return herald_service(s, allocated_by) &&
+         (!s.ingress.empty() || s.meta.annotations.contains(annotation::announcing_v4) ||
+          s.meta.annotations.contains(annotation::announcing_v6));
+}
 
 group_entry group_entry_from(const kube::custom_resource& object) {
   group_entry e;

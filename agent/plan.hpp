@@ -77,6 +77,18 @@ struct cluster_state {
   std::chrono::steady_clock::time_point now{};
 };
 
+// Whether the planner takes Service s as Herald's: a LoadBalancer Service
+// the allocator (its herald.dev/allocated-by value `allocated_by`) handed
+// addresses to, not being deleted. Any other Service is not planned.
+bool herald_service(const kube::service& s, std::string_view allocated_by);
+// Whether this state of s can put anything in a node's plan: Herald's, and
+// with an address, or with announcing annotations to take away. A change
+// between two states of which neither can (a ClusterIP Service, a Service
+// not yet allocated, its slices) changes no node's plan, so the agent does
+// not plan for it; such a Service's plan entry has no nodes and makes no
+// write (plan_test checks it against plan_node).
+bool service_can_change_plan(const kube::service& s, std::string_view allocated_by);
+
 // What only this node knows.
 struct node_facts {
   std::string local_interface;                // resolved from node_agent_settings.local_interface

@@ -66,8 +66,17 @@ template <class T>
 std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bool own_namespace, change_kind kind,
                                                      std::function<bool(const T&, const T&)> update_matters,
                                                      std::function<bool(const T* before, const T& after)> fast_path,
-                                                     std::function<void(const T* before, const T* after)> observe) {
+                                                     std::function<void(const T* before, const T* after)> observe,
+                                                     std::function<bool(const T&)> can_change_plan) {
   std::weak_ptr<node_agent> weak = weak_from_this();
+  // A change between states of which neither can change a plan is counted
+  // and goes no further: on a busy cluster most Service and EndpointSlice
+  // changes are not Herald's, and each would cost every node a full plan.
+  auto plannable = [weak, can_change_plan, resource = std::string(r.plural)](const T* before, const T* after) {
+    if (!can_change_plan || (before && can_change_plan(*before)) || (after && can_change_plan(*after))) return true;
+    if (auto self = weak.lock()) ++self->changes_not_planned_[resource];
+    return false;
+  };
   auto poke = [weak, kind] {
     if (auto self = weak.lock()) self->changed(kind);
   };
@@ -86,17 +95,17 @@ std::shared_ptr<kube::informer<T>> node_agent::watch(const kube::resource& r, bo
   };
   // observe sees every change, before anything else looks at it.
   kube::informer_handlers<T> h;
-  h.on_add = [poke_fast, observe](const T& object) {
+  h.on_add = [poke_fast, observe, plannable](const T& object) {
     if (observe) observe(nullptr, &object);
-    poke_fast(nullptr, object);
+    if (plannable(nullptr, &object)) poke_fast(nullptr, object);
   };
-  h.on_update = [poke_fast, update_matters, observe](const T& before, const T& after) {
+  h.on_update = [poke_fast, update_matters, observe, plannable](const T& before, const T& after) {
     if (observe) observe(&before, &after);
-    if (!update_matters || update_matters(before, after)) poke_fast(&before, after);
+    if ((!update_matters || update_matters(before, after)) && plannable(&before, &after)) poke_fast(&before, after);
   };
-  h.on_delete = [poke, observe](const T& object) {
+  h.on_delete = [poke, observe, plannable](const T& object) {
     if (observe) observe(&object, nullptr);
-    poke();
+    if (plannable(&object, nullptr)) poke();
   };
   kube::informer_options io;
   if (own_namespace) io.ns = opt_.ns;
@@ -111,6 +120,7 @@ void node_agent::start() {
   // Only a Service whose addresses changed may take the fast path: the
   // agents' own annotation writes come back as updates of every announced
   // Service, and planning each again would be wasted.
+  const std::string allocated_by = cluster_state{}.allocated_by;
   services_ = watch<kube::service>(kube::resources::services, false, change_kind::services, {},
                                    [weak](const kube::service* before, const kube::service& after) {
                                      auto self = weak.lock();
@@ -119,10 +129,22 @@ void node_agent::start() {
                                    },
                                    [weak](const kube::service* before, const kube::service* after) {
                                      if (auto self = weak.lock()) self->service_addresses_.update(before, after);
+                                   },
+                                   [allocated_by](const kube::service& s) {
+                                     return service_can_change_plan(s, allocated_by);
                                    });
+  // The planner reads a Service's slices only under externalTrafficPolicy
+  // Local (endpoints per node), and only for a Service it plans.
   slices_ = watch<kube::endpoint_slice>(kube::resources::endpoint_slices, false, change_kind::services, {}, {},
                                         [weak](const kube::endpoint_slice* before, const kube::endpoint_slice* after) {
                                           if (auto self = weak.lock()) self->service_slices_.update(before, after);
+                                        },
+                                        [weak, allocated_by](const kube::endpoint_slice& slice) {
+                                          auto self = weak.lock();
+                                          if (!self) return false;
+                                          auto service = self->services_->cache().get(slice.meta.ns, slice.service_name());
+                                          return service && service->external_traffic_policy == "Local" &&
+                                                 service_can_change_plan(*service, allocated_by);
                                         });
   nodes_ = watch<kube::node>(kube::resources::nodes, false);
   // The planner reads a ServiceGroup's and an LBNodeAgent's spec only, and
@@ -685,7 +707,9 @@ std::string node_agent::metrics() const {
   f.ready = ready_;
   for (const auto& [name, inf] : informers_) {
     const auto& s = inf->stats();
-    f.informers.push_back({name, inf->synced(), s.list_errors + s.watch_errors, s.events, s.gone, s.handler_errors});
+    auto skipped = changes_not_planned_.find(name);
+    f.informers.push_back({name, inf->synced(), s.list_errors + s.watch_errors, s.events, s.gone, s.handler_errors,
+                           skipped == changes_not_planned_.end() ? 0 : skipped->second});
   }
   return render_agent_metrics(f);
 }

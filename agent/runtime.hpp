@@ -91,7 +91,8 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
                                            change_kind kind = change_kind::cluster,
                                            std::function<bool(const T&, const T&)> update_matters = {},
                                            std::function<bool(const T* before, const T& after)> fast_path = {},
-                                           std::function<void(const T* before, const T* after)> observe = {});
+                                           std::function<void(const T* before, const T* after)> observe = {},
+                                           std::function<bool(const T&)> can_change_plan = {});
   // False for a renewal of a Lease this agent already counts as live: the
   // renewal is noted (the Lease's expiry moves) and no plan runs for it.
   bool lease_update_matters(const kube::lease& before, const kube::lease& after);
@@ -136,6 +137,7 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::shared_ptr<kube::informer<kube::service>> services_;
   ingress_index service_addresses_;  // kept from services_' every change, for the fast path
   slice_index service_slices_;      // kept from slices_' every change, for the fast path
+  std::map<std::string, std::uint64_t> changes_not_planned_;  // by resource (watch()'s can_change_plan)
   std::shared_ptr<kube::informer<kube::endpoint_slice>> slices_;
   std::shared_ptr<kube::informer<kube::node>> nodes_;
   std::shared_ptr<kube::informer<kube::custom_resource>> groups_, peers_, node_agents_;

@@ -295,6 +295,45 @@ def checks(router, emu, agents):
     L_assert(all(m <= 1 for m in more), f"ServiceGroup status writes replanned: {more} plans per agent")
     log(f"ok   five ServiceGroup status writes: {more} plans per agent")
 
+    # Changes that cannot change a plan plan nothing (docs/agent.md "What it
+    # does"): a ClusterIP Service and its slice; a Herald Service with
+    # externalTrafficPolicy Local not yet given an address (the allocator's
+    # annotations, no status) and its slice; five updates of each slice; a
+    # slice of shop/web, planned but under Cluster. One incidental plan
+    # allowed (each change replanned every agent before).
+    def skipped(a, resource):
+        return metric(a, f'herald_agent_kube_changes_not_planned_total{{resource="{resource}"}}')
+
+    plans = [metric(a, "herald_agent_plans_total") for a in agents]
+    skipped_before = [(skipped(a, "services"), skipped(a, "endpointslices")) for a in agents]
+    cluster_ip = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": "shop"},
+                  "spec": {"type": "ClusterIP", "ports": [{"port": 5432, "protocol": "TCP"}]}}
+    pending = service()
+    pending["metadata"]["name"] = "pending"
+    pending["spec"]["externalTrafficPolicy"] = "Local"
+    churn = [endpoint_slice("db-x1", "db", [0]), endpoint_slice("pending-x2", "pending", [1]),
+             endpoint_slice("web-x3", "web", [2])]
+    emu.create([cluster_ip, pending] + churn)
+    for k in range(5):
+        for sl in churn:
+            emu.call("PATCH", f"/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices/{sl['metadata']['name']}",
+                     {"endpoints": endpoint_slice("x", "x", [k % NODES, (k + 1) % NODES])["endpoints"]},
+                     "application/merge-patch+json")
+        time.sleep(0.05)
+    time.sleep(0.5)
+    more = [metric(a, "herald_agent_plans_total") - p for a, p in zip(agents, plans)]
+    counted = [(skipped(a, "services") - s, skipped(a, "endpointslices") - e)
+               for a, (s, e) in zip(agents, skipped_before)]
+    L_assert(all(m <= 1 for m in more), f"changes that cannot change a plan replanned: {more} plans per agent")
+    L_assert(all(s >= 2 and e >= 18 for s, e in counted),
+             f"changes not planned (services, endpointslices) per agent: {counted}, want at least (2, 18)")
+    for sl in churn:
+        emu.call("DELETE", f"/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices/{sl['metadata']['name']}")
+    for name in ("db", "pending"):
+        emu.call("DELETE", f"/api/v1/namespaces/shop/services/{name}")
+    log(f"ok   2 Services and 18 slice changes no plan could use: {more} plans per agent, "
+        f"counted as not planned {counted}")
+
     # 1b. A Service that gets its address while the agents run takes the fast
     # path on every node (docs/agent.md "The fast path"); the full plan that
     # follows agrees (nothing removed) and writes the annotation.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <sstream>
 
 #include "agent/plan.hpp"
 #include "result_catch.hpp"
@@ -440,6 +441,78 @@ TEST_CASE("Services the planner leaves alone", "[plan][services]") {
   CHECK(p.dummy_addresses.empty());
   CHECK(p.speaker.routes.empty());
   CHECK(p.announcing.size() == 1);  // only the Herald Service with a hostname, and it has no addresses
+}
+
+namespace {
+// What plan_node makes of a node, written out for comparison: everything
+// but the announcing entry of `skip`, which must be there and empty.
+std::string plan_outline(const node_plan& p, const std::string& skip = "") {
+  std::ostringstream out;
+  for (auto& a : p.dummy_addresses) out << "dummy " << a.spec.to_string() << " " << a.services.size() << "\n";
+  for (auto& a : p.local_addresses) out << "local " << a.spec.to_string() << " " << a.services.size() << "\n";
+  for (auto& [prefix, attrs] : p.speaker.routes)
+    out << "route " << prefix.to_string() << " " << attrs->communities.size() << " "
+        << peer_addresses(*attrs).size() << "\n";
+  for (auto& a : p.announcing) {
+    if (a.name == skip) {
+      CHECK(a.v4_nodes.empty());
+      CHECK(a.v6_nodes.empty());
+      continue;
+    }
+    out << "announcing " << a.name << " " << a.v4_nodes.size() << " " << a.v6_nodes.size() << " " << a.writer << "\n";
+  }
+  for (auto& d : p.diagnostics) out << "diagnostic " << d.event.name << " " << d.event.reason << "\n";
+  for (auto& st : p.peer_statuses) out << "status " << st.name << " " << st.accepted << "\n";
+  return out.str();
+}
+}  // namespace
+
+TEST_CASE("a Service that cannot change a plan plans as if it were absent", "[plan][services][filter]") {
+  // The agent skips planning for a change between two such states
+  // (agent/runtime.cpp watch()); that is only right if the plan is the same.
+  auto base = three_nodes();
+  base.services.push_back(make_service("web", {"203.0.113.1", "2001:db8:5::1"}, "pool", "Local"));
+  base.endpoint_slices.push_back(make_slice("web", "IPv4", {{"n1"}, {"n2"}}));
+
+  auto cluster_ip = make_service("cluster-ip", {});
+  cluster_ip.type = "ClusterIP";
+  auto foreign = make_service("metallb", {"203.0.113.2"});
+  foreign.meta.annotations[allocator::annotation::allocated_by] = "someone-else";
+  auto unallocated = make_service("unallocated", {}, "pool", "Local");
+  auto unallocated_orphan = make_service("unallocated-orphan", {}, "deleted-group");
+  auto deleting = make_service("going", {"203.0.113.3"});
+  deleting.meta.deleting = true;
+  std::vector<kube::service> cannot{cluster_ip, foreign, unallocated, unallocated_orphan, deleting};
+  REQUIRE(cannot.size() == 5);
+
+  for (const auto& svc : cannot) {
+    INFO(svc.meta.name);
+    CHECK_FALSE(service_can_change_plan(svc, "herald"));
+    auto with = base;
+    with.services.push_back(svc);
+    with.endpoint_slices.push_back(make_slice(svc.meta.name, "IPv4", {{"n1"}, {"n3"}}));
+    for (std::string node : {"n1", "n2", "n3"}) {
+      INFO(node);
+      auto without_plan = plan_node(base, node, facts_for(node));
+      auto with_plan = plan_node(with, node, facts_for(node));
+      CHECK(plan_outline(with_plan, svc.meta.name) == plan_outline(without_plan));
+      CHECK(!plan_outline(without_plan).empty());
+    }
+  }
+
+  // Those that can: an address, or announcing annotations left to take away
+  // (a node's own write, before the address went).
+  CHECK(service_can_change_plan(base.services[0], "herald"));
+  CHECK_FALSE(service_can_change_plan(base.services[0], "someone-else"));
+  auto hostname = make_service("hostname", {});
+  hostname.ingress.push_back({"", "lb.example.net", "", {}});
+  CHECK(service_can_change_plan(hostname, "herald"));
+  for (const char* key : {annotation::announcing_v4, annotation::announcing_v6}) {
+    auto announced = make_service("announced", {});
+    CHECK_FALSE(service_can_change_plan(announced, "herald"));
+    announced.meta.annotations[key] = "n1";
+    CHECK(service_can_change_plan(announced, "herald"));
+  }
 }
 
 TEST_CASE("a missing or invalid group keeps the addresses with default attributes", "[plan][groups]") {
