@@ -679,6 +679,15 @@ std::array<std::size_t, 2> ready_local_endpoints(const cluster_state& state, std
   return it == counts.end() ? std::array<std::size_t, 2>{0, 0} : it->second;
 }
 
+std::chrono::milliseconds plan_delay(std::optional<std::chrono::steady_clock::time_point> last_plan_done,
+                                     std::chrono::milliseconds window, bool applied_early,
+                                     std::chrono::steady_clock::time_point now) {
+  if (applied_early) return window;
+  if (!last_plan_done) return std::chrono::milliseconds(0);
+  auto since = std::chrono::duration_cast<std::chrono::milliseconds>(now - *last_plan_done);
+  return since >= window ? std::chrono::milliseconds(0) : window - since;
+}
+
 lease_expiry_check check_lease_expiry(const std::vector<std::chrono::steady_clock::time_point>& live_expiries,
                                       std::chrono::steady_clock::time_point now) {
   lease_expiry_check out;

@@ -231,6 +231,20 @@ struct lease_expiry_check {
 lease_expiry_check check_lease_expiry(const std::vector<std::chrono::steady_clock::time_point>& live_expiries,
                                       std::chrono::steady_clock::time_point now);
 
+// How long the agent waits before the full plan for a change seen at `now`
+// (docs/agent.md "What it does"). Plans are at least `window` apart (10 ms,
+// or the last plan's duration if longer, so slow plans take at most half the
+// thread): after a quiet spell that long, at once (leading edge: one
+// Service's change is not delayed); within it, when it ends, so the changes
+// meanwhile make one plan and none waits a whole window after itself (a
+// deletion 3 ms after the previous one's plan waited 10 ms, not 7:
+// BENCHMARKS.md "Stop 29"). After the fast path applied what was urgent
+// (`applied_early`), the whole window, so the plan does not compete with a
+// burst for the CPU. No plan yet (`last_plan_done` empty): at once.
+std::chrono::milliseconds plan_delay(std::optional<std::chrono::steady_clock::time_point> last_plan_done,
+                                     std::chrono::milliseconds window, bool applied_early,
+                                     std::chrono::steady_clock::time_point now);
+
 // Ready, non-terminating endpoints of Service ns/name on `node`, per family
 // (index 0 IPv4, 1 IPv6), from its EndpointSlices.
 std::array<std::size_t, 2> ready_local_endpoints(const cluster_state& state, std::string_view ns,

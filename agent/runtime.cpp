@@ -259,14 +259,11 @@ void node_agent::changed(change_kind kind) {
   if (kind == change_kind::cluster) last_state_stale_ = true;
   auto now = std::chrono::steady_clock::now();
   if (!change_seen_) change_seen_ = now;
-  // Never shorter than the last plan took: where plans are slow (10,000
-  // Services: ~80 ms) a stream of events then costs at most half the thread.
-  // A change after a quiet spell at least that long plans at once (leading
-  // edge: one Service's change reaches the router without waiting out the
-  // window); the changes that follow within it make one plan after it.
+  // The window is never shorter than the last plan took: where plans are
+  // slow (10,000 Services: ~80 ms) a stream of events then costs at most
+  // half the thread (plan_delay: leading edge, then the window's end).
   auto window = std::max(opt_.debounce, last_plan_took_);
-  bool quiet = !last_plan_done_ || now - *last_plan_done_ >= window;
-  schedule(quiet && kind != change_kind::applied_early ? std::chrono::milliseconds(0) : window);
+  schedule(plan_delay(last_plan_done_, window, kind == change_kind::applied_early, now));
 }
 
 bool node_agent::apply_service_early(const kube::service& s) {

@@ -8,8 +8,8 @@
 // - nothing is planned or applied before every informer has synced: a
 //   restarted agent leaves the addresses it finds and announces nothing
 //   until it knows the whole cluster; then End-of-RIB follows the first plan;
-// - changes are debounced (10 ms, or the last plan's duration if longer) so a
-//   burst makes one plan; a Service's new remote address goes ahead of that
+// - changes are debounced (plans at least 10 ms apart, or the last plan's
+//   duration if longer) so a burst makes one plan; a Service's new remote address goes ahead of that
 //   plan by the fast path (apply_service_early), which only adds what the
 //   full plan would add for it;
 // - annotations are written only by the Service's writer node, only when

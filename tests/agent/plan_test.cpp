@@ -1149,3 +1149,21 @@ TEST_CASE("lease expiry: replan only when a Lease counted live has lapsed", "[pl
   CHECK_FALSE(none.replan);
   CHECK_FALSE(none.next);
 }
+
+TEST_CASE("plan delay: at once after a quiet window, else when the window since the last plan ends",
+          "[plan][debounce]") {
+  using std::chrono::milliseconds;
+  const milliseconds window(10);
+  CHECK(plan_delay(std::nullopt, window, false, t0) == milliseconds(0));  // no plan yet
+  CHECK(plan_delay(t0, window, false, t0 + milliseconds(10)) == milliseconds(0));
+  CHECK(plan_delay(t0, window, false, t0 + milliseconds(250)) == milliseconds(0));
+  // Within the window: its end, not a whole window after the change.
+  CHECK(plan_delay(t0, window, false, t0 + milliseconds(3)) == milliseconds(7));
+  CHECK(plan_delay(t0, window, false, t0) == milliseconds(10));
+  CHECK(plan_delay(t0, window, false, t0 + std::chrono::microseconds(9'500)) == milliseconds(1));
+  // A slow last plan widens the window (the caller passes the longer one).
+  CHECK(plan_delay(t0, milliseconds(80), false, t0 + milliseconds(30)) == milliseconds(50));
+  // After the fast path: the whole window, quiet or not.
+  CHECK(plan_delay(t0, window, true, t0 + milliseconds(500)) == window);
+  CHECK(plan_delay(std::nullopt, window, true, t0) == window);
+}

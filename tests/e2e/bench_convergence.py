@@ -19,7 +19,7 @@
 # took to apply the status patch. Then (benchmark 2 of issue 11, withdraw) the
 # Services are deleted one after another, every other one after a quiet
 # spell of 20 ms and the rest right after the previous route went (then the
-# agents' withdrawal plan waits out their 10 ms plan window): t0 before the
+# agents' withdrawal plan waits for the end of their 10 ms plan window): t0 before the
 # DELETE request, the end when the monitor shows the route deleted and the
 # FIB no longer holds it. Prints p50, p99 (nearest rank) and max of each step.
 # Exit: 0 done, 1 failure, 77 skip (1 under CI=true).
@@ -219,7 +219,7 @@ def measure(c, count, withdraw=True):
         # Every other Service is deleted after a quiet spell longer than the
         # agents' plan window (10 ms), the others right after the previous
         # route went: a withdrawal takes a full plan, which runs at once
-        # after a quiet spell and otherwise waits out the window.
+        # after a quiet spell and otherwise when the window ends.
         for i, r in enumerate(rows if withdraw else []):
             if i % 2 == 0:
                 time.sleep(QUIET_BEFORE_DELETE)
@@ -289,8 +289,8 @@ def report(rows, router_kind, argv):
                        ("first", "created → the route in the router's kernel FIB (first next hop)"),
                        ("all", "created → all three next hops in the router's kernel FIB"),
                        ("withdraw_quiet", "deleted after a quiet spell → the route gone from the router's kernel FIB"),
-                       ("withdraw", "deleted right after the previous route went → the route gone (the agents' "
-                                    "10 ms plan window)")):
+                       ("withdraw", "deleted right after the previous route went → the route gone (the rest of "
+                                    "the agents' 10 ms plan window)")):
         values = [r[key] for r in rows if key in r]
         if values:
             p50, p99, top = percentiles(values)
