@@ -500,6 +500,19 @@ TEST_CASE("a Service that cannot change a plan plans as if it were absent", "[pl
     }
   }
 
+  // A planned Service under Cluster: its slices are not read either, so
+  // their changes are not planned (only a Local Service's are).
+  auto with_cluster = base;
+  with_cluster.services.push_back(make_service("cluster-web", {"203.0.113.5"}));
+  auto slices_a = with_cluster, slices_b = with_cluster;
+  slices_a.endpoint_slices.push_back(make_slice("cluster-web", "IPv4", {{"n1"}}));
+  slices_b.endpoint_slices.push_back(make_slice("cluster-web", "IPv4", {{"n2"}, {"n3", false}}));
+  for (std::string node : {"n1", "n2", "n3"}) {
+    INFO(node);
+    CHECK(plan_outline(plan_node(slices_a, node, facts_for(node))) ==
+          plan_outline(plan_node(slices_b, node, facts_for(node))));
+  }
+
   // Those that can: an address, or announcing annotations left to take away
   // (a node's own write, before the address went).
   CHECK(service_can_change_plan(base.services[0], "herald"));
