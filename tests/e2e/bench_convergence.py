@@ -16,12 +16,13 @@
 # (the allocation share); the emulator's request log (each request's
 # monotonic time, the same clock) says when the create and the allocator's
 # annotation and status patches reached the API server, and how long it
-# took to apply the status patch. Then (benchmark 2 of issue 11, withdraw) the
-# Services are deleted one after another, every other one after a quiet
+# took to apply the status patch. Then (benchmark 2 of issue 11, withdraw)
+# the Services are deleted one after another, every other one after a quiet
 # spell of 20 ms and the rest right after the previous route went (then the
-# agents' withdrawal plan waits for the end of their 10 ms plan window): t0 before the
-# DELETE request, the end when the monitor shows the route deleted and the
-# FIB no longer holds it. Prints p50, p99 (nearest rank) and max of each step.
+# agents' withdrawal plan waits for the end of their 10 ms plan window): t0
+# before the DELETE request, the end when the monitor shows the route
+# deleted and the FIB no longer holds it. Prints p50, p99 (nearest rank) and
+# max of each step.
 # Exit: 0 done, 1 failure, 77 skip (1 under CI=true).
 import ctypes
 import http.client

@@ -425,7 +425,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
   // times); dispatched: when its answer (or watch) was ready, before any
   // injected delay.
   void log_request(const http::request<http::string_body>& req, int code, const request_record& rec,
-                   std::chrono::steady_clock::time_point read, std::chrono::steady_clock::time_point dispatched) {
+                   clock_type::time_point read, clock_type::time_point dispatched) {
     using namespace std::chrono;
     json entry = {{"method", std::string(req.method_string())},
                   {"target", std::string(req.target())},
@@ -900,12 +900,12 @@ struct server::impl : std::enable_shared_from_this<impl> {
       parser.body_limit(512 * 1024 * 1024);
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
       if (ec) break;
-      const auto read_at = std::chrono::steady_clock::now();
+      const auto read_at = clock_type::now();
       http::request<http::string_body> req = parser.release();
       const bool keep_alive = req.keep_alive();
       request_record rec;
       auto outcome = safe_dispatch(req, id, client_cert_ok, rec);
-      const auto dispatched_at = std::chrono::steady_clock::now();
+      const auto dispatched_at = clock_type::now();
       const bool admin_request = req.target().starts_with("/_emulator/");
       if (delay.count() > 0 && !admin_request) {
         asio::steady_timer t(io, delay);
