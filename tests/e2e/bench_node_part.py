@@ -33,6 +33,14 @@
 #   again, the next one as soon as the last is in the FIB), the condition of
 #   the tables before 2026-12-02, for reference.
 #
+#   Diagnostic rows cut each node's time where its UPDATE reaches the router
+#   (a second packet socket, in the router's namespace, on BGP's port; the
+#   first frame carrying the address's NLRI from that node): the node's
+#   software (with its share of the two vCPUs) and the router's part, every
+#   node's sample counted, not only the slowest. Both pipelines' UPDATEs are
+#   byte for byte the same (ORIGIN, AS_PATH, NEXT_HOP, the /32), so the
+#   router's part does the same work on either side.
+#
 #   python3 bench_node_part.py ROUTER [COUNT [NODES]]
 #       ROUTER: bird frr; COUNT 50; NODES 3 (1-3: how many nodes run the
 #       pipelines, the rest stay idle; the issue's figure is 3; fewer show
@@ -64,37 +72,48 @@ QUIET = 0.05  # s of nothing to do before each measured address, in both pipelin
 SERVICES = "/api/v1/namespaces/default/services"
 
 
-def _tcp_src_port_filter(port):
-    """Classic BPF for Ethernet frames of IPv4 TCP from `port` (what
-    `tcpdump -dd "tcp src port N"` prints; tcpdump is not installed here)."""
-    prog = [(0x28, 0, 0, 12), (0x15, 0, 8, 0x0800),  # ethertype IPv4, else drop
-            (0x30, 0, 0, 23), (0x15, 0, 6, 6),  # protocol TCP, else drop
-            (0x28, 0, 0, 20), (0x45, 4, 0, 0x1FFF),  # not a later fragment, else drop
-            (0xB1, 0, 0, 14), (0x48, 0, 0, 14),  # x = IP header length; the source port
-            (0x15, 0, 1, port), (0x06, 0, 0, 0x40000), (0x06, 0, 0, 0)]
+def _bpf(prog):
     return b"".join(struct.pack("HBBI", *ins) for ins in prog), len(prog)
 
 
-class WatchDelivery:
-    """A packet socket in the API server's namespace: the kernel's timestamp
-    of the first frame from the API server to an agent (not to this
-    benchmark's own connection) that carries a given address: when the agents
-    receive a Service's status. No instrumentation in Herald; a BPF filter
-    keeps the socket to the API server's frames. The frames wait in the
-    socket, stamped by the kernel as they pass, and are read only after the
-    route is in the FIB: a reader woken by each frame would run on the two
-    vCPUs beside the agents it measures (the PureLB-style side has no such
-    observer). Kernel stamps are wall-clock, converted with an offset taken
-    at start (seconds apart: no drift worth a microsecond)."""
+def _tcp_src_port_filter(port):
+    """Classic BPF for Ethernet frames of IPv4 TCP from `port` (what
+    `tcpdump -dd "tcp src port N"` prints; tcpdump is not installed here)."""
+    return _bpf([(0x28, 0, 0, 12), (0x15, 0, 8, 0x0800),  # ethertype IPv4, else drop
+                 (0x30, 0, 0, 23), (0x15, 0, 6, 6),  # protocol TCP, else drop
+                 (0x28, 0, 0, 20), (0x45, 4, 0, 0x1FFF),  # not a later fragment, else drop
+                 (0xB1, 0, 0, 14), (0x48, 0, 0, 14),  # x = IP header length; the source port
+                 (0x15, 0, 1, port), (0x06, 0, 0, 0x40000), (0x06, 0, 0, 0)])
 
-    def __init__(self, c, conn):
-        port = urllib.parse.urlsplit(c.url).port
-        self.own = conn.sock.getsockname()[1]
-        self.first = {}  # address -> {node IP: time of the first frame to it carrying the address}
+
+def _tcp_port_filter(port):
+    """The same for IPv4 TCP from or to `port` ("tcp port N")."""
+    return _bpf([(0x28, 0, 0, 12), (0x15, 0, 10, 0x0800),  # ethertype IPv4, else drop
+                 (0x30, 0, 0, 23), (0x15, 0, 8, 6),  # protocol TCP, else drop
+                 (0x28, 0, 0, 20), (0x45, 6, 0, 0x1FFF),  # not a later fragment, else drop
+                 (0xB1, 0, 0, 14), (0x48, 0, 0, 14),  # x = IP header length; the source port
+                 (0x15, 2, 0, port), (0x48, 0, 0, 16),  # accept, else the destination port
+                 (0x15, 0, 1, port), (0x06, 0, 0, 0x40000), (0x06, 0, 0, 0)])
+
+
+class WireLog:
+    """A packet socket in a namespace, BPF-filtered: the kernel's timestamp
+    of the first frame carrying each key (an address) from or to each node.
+    The frames wait in the socket, stamped by the kernel as they pass, and
+    are read only after the route is in the FIB: a reader woken by each
+    frame would run on the two vCPUs beside the nodes it measures. Kernel
+    stamps are wall-clock, converted with an offset taken at start (seconds
+    apart: no drift worth a microsecond). keys(payload) lists the addresses
+    a frame carries; node(ip header) names the node; skip(tcp header) drops
+    a frame."""
+
+    def __init__(self, ns, bpf, keys, node, skip=lambda tcp: False):
+        self.keys, self.node, self.skip = keys, node, skip
+        self.first = {}  # address -> {node IP: time of the first frame carrying it}
         self.offset = time.time() - time.monotonic()
-        self.sock = bc.made_in(c.rns, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
-                                                            socket.htons(0x0003)))  # ETH_P_ALL
-        code, n = _tcp_src_port_filter(port)
+        self.sock = bc.made_in(ns, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
+                                                         socket.htons(0x0003)))  # ETH_P_ALL
+        code, n = bpf
         buf = ctypes.create_string_buffer(code)
         fprog = struct.pack("HL", n, ctypes.addressof(buf))
         self.sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
@@ -114,27 +133,56 @@ class WatchDelivery:
             if stamp is None or len(data) < 38:
                 continue
             ihl = (data[14] & 0x0F) * 4
-            if struct.unpack("!H", data[14 + ihl + 2:14 + ihl + 4])[0] == self.own:
-                continue  # the benchmark's own replies
+            tcp = data[14 + ihl:]
+            if self.skip(tcp):
+                continue
             t = stamp[0] + stamp[1] / 1e9 - self.offset
-            node = socket.inet_ntoa(data[14 + 16:14 + 20])  # the IPv4 destination: an agent's node
-            for part in data.split(b'"ip":"')[1:]:
-                self.first.setdefault(part.split(b'"', 1)[0].decode("latin-1"), {}).setdefault(node, t)
+            node = self.node(data[14:14 + ihl])
+            for key in self.keys(tcp[(tcp[12] >> 4) * 4:]):
+                self.first.setdefault(key, {}).setdefault(node, t)
 
-    def received(self, ip, nodes):
-        """When each of `nodes` (IPs) was sent ip's status: {node IP:
-        monotonic seconds}; called once the route is in the FIB, so the
-        frames have passed. Later frames carrying ip (the agents' annotation
-        write-backs) do not replace the first."""
+    def seen(self, ip, nodes, what):
+        """When each of `nodes` (IPs) first had a frame carrying ip: {node
+        IP: monotonic seconds}; called once the route is in the FIB, so the
+        frames have passed. Later frames do not replace the first."""
         self.drain()
         seen = self.first.get(ip, {})
         missing = [n for n in nodes if n not in seen]
         if missing:
-            raise AssertionError(f"no watch event carrying {ip} captured to {', '.join(missing)}")
+            raise AssertionError(f"no {what} carrying {ip} captured for {', '.join(missing)}")
         return {n: seen[n] for n in nodes}
 
     def close(self):
         self.sock.close()
+
+
+def watch_delivery(c, conn):
+    """The API server's frames to the agents (not to this benchmark's own
+    connection) in its namespace, keyed by the addresses in their status
+    ("ip":"..."), per destination node: when each agent was sent a
+    Service's status. No instrumentation in Herald."""
+    own = conn.sock.getsockname()[1]
+    return WireLog(c.rns, _tcp_src_port_filter(urllib.parse.urlsplit(c.url).port),
+                   lambda payload: [p.split(b'"', 1)[0].decode("latin-1") for p in payload.split(b'"ip":"')[1:]],
+                   lambda iph: socket.inet_ntoa(iph[16:20]),
+                   lambda tcp: struct.unpack("!H", tcp[2:4])[0] == own)
+
+
+def bgp_updates(c):
+    """BGP frames from the nodes as the router receives them (its
+    namespace), keyed by the 203.0.113.X/32 NLRI they carry (an octet of
+    length 32, then the address), per source node: when each node's UPDATE
+    reached the router. Splits each side's time into the node's part and
+    the router's (diagnostic)."""
+    prefix = b"\x20\xcb\x00\x71"  # /32, 203.0.113.
+
+    def keys(payload):
+        found, at = [], payload.find(prefix)
+        while 0 <= at and at + 5 <= len(payload):
+            found.append(f"203.0.113.{payload[at + 4]}")
+            at = payload.find(prefix, at + 1)
+        return found
+    return WireLog(c.rns, _tcp_port_filter(179), keys, lambda iph: socket.inet_ntoa(iph[12:16]))
 
 
 def next_hops_in(monitor, ip, hops, since, timeout=30):
@@ -155,12 +203,28 @@ def slowest_node_ms(starts, seen):
     return max(seen[n] - t for n, t in starts.items()) * 1e3
 
 
-def herald_part(c, nodes, monitor, conn, count):
+class Split:
+    """Each node's time cut where its UPDATE reaches the router (diagnostic,
+    every node's sample counted): start → UPDATE (the node's software and
+    its share of the vCPUs) and UPDATE → its next hop in the FIB (the
+    router's part, the same router for both pipelines)."""
+
+    def __init__(self):
+        self.node, self.router = [], []
+
+    def add(self, starts, updates, seen):
+        for n, t in starts.items():
+            self.node.append((updates[n] - t) * 1e3)
+            self.router.append((seen[n] - updates[n]) * 1e3)
+
+
+def herald_part(c, nodes, monitor, conn, updates, count):
     """Per counted Service (ms): status written → FIB, the first agent
-    received → FIB, each node's agent received → its next hop (slowest)."""
+    received → FIB, each node's agent received → its next hop (slowest);
+    and the Split of each node's part."""
     node_ips = {e2e.node_ip(n["i"]) for n in nodes}
-    delivery = WatchDelivery(c, conn)
-    written, received, per_node = [], [], []
+    delivery = watch_delivery(c, conn)
+    written, received, per_node, split = [], [], [], Split()
     for i in range(count + 1):
         ip = f"203.0.113.{HERALD_BASE + i}"
         name = f"node-part-{i}"
@@ -179,12 +243,14 @@ def herald_part(c, nodes, monitor, conn, count):
         text = reply.read()
         if reply.status != 200:
             raise AssertionError(f"PATCH {name}/status: HTTP {reply.status}: {text[:300]}")
-        starts = delivery.received(ip, node_ips)
+        starts = delivery.seen(ip, node_ips, "watch event")
         written.append((t - t0) * 1e3)
         received.append((t - min(starts.values())) * 1e3)
         per_node.append(slowest_node_ms(starts, seen))
+        if i > 0:
+            split.add(starts, updates.seen(ip, node_ips, "UPDATE"), seen)
     delivery.close()
-    return written[1:], received[1:], per_node[1:]
+    return written[1:], received[1:], per_node[1:], split
 
 
 def node_bird_config(c, n):
@@ -197,9 +263,9 @@ def node_bird_config(c, n):
             f" connect retry time 1; ipv4 {{ import none; export where proto = \"lb\"; }}; }}\n")
 
 
-def purelb_part(c, nodes, monitor, count):
+def purelb_part(c, nodes, monitor, updates, count):
     """Per counted address (ms), each node's add → its next hop (slowest):
-    after QUIET each, then back to back."""
+    after QUIET each (with its Split), then back to back."""
     for n in nodes:
         n["agent"].stop()
     for n in nodes:
@@ -228,16 +294,20 @@ def purelb_part(c, nodes, monitor, count):
             a.stdin.flush()
         return starts
 
-    def series(quiet):
+    def series(quiet, split=None):
         times = []
-        for ip in addresses:
+        for i, ip in enumerate(addresses):
             time.sleep(quiet)
             starts = to_every_node(f"address add {ip}/32 dev kube-lb0")
-            times.append(slowest_node_ms(starts, next_hops_in(monitor, ip, set(node_ips), min(starts.values()))))
+            seen = next_hops_in(monitor, ip, set(node_ips), min(starts.values()))
+            times.append(slowest_node_ms(starts, seen))
+            if split and i > 0:  # the log keeps first frames: only the first series' adds
+                split.add(starts, updates.seen(ip, node_ips, "UPDATE"), seen)
         return times[1:]
 
+    split = Split()
     try:
-        after_quiet = series(QUIET)
+        after_quiet = series(QUIET, split)
         for ip in addresses:
             t0 = time.monotonic()
             to_every_node(f"address del {ip}/32 dev kube-lb0")
@@ -247,7 +317,7 @@ def purelb_part(c, nodes, monitor, count):
         for a in adders:
             a.stdin.close()
             a.wait(5)
-    return after_quiet, back_to_back
+    return after_quiet, back_to_back, split
 
 
 def bench(c, argv):
@@ -265,15 +335,17 @@ def bench(c, argv):
     c.router.wait_established([e2e.node_ip(n["i"]) for n in nodes], timeout=60)
     poll("the agents ready", lambda: all(n["agent"].alive() for n in nodes), 5)
     monitor, conn = bc.RouteMonitor(c.rns), bc.connect_in(c.rns, c.url)
+    updates = bgp_updates(c)
     try:
-        written, first_received, herald = herald_part(c, nodes, monitor, conn, count)
+        written, first_received, herald, herald_split = herald_part(c, nodes, monitor, conn, updates, count)
         log(f"Herald samples, each node's agent received → its next hop, slowest node (ms, sorted): "
             f"{' '.join(f'{t:.1f}' for t in sorted(herald))}; now the PureLB-style pipeline")
-        purelb, purelb_hot = purelb_part(c, nodes, monitor, count)
+        purelb, purelb_hot, purelb_split = purelb_part(c, nodes, monitor, updates, count)
         log(f"PureLB-style samples (ms, sorted): {' '.join(f'{t:.1f}' for t in sorted(purelb))}; "
             f"back to back: {' '.join(f'{t:.1f}' for t in sorted(purelb_hot))}")
     finally:
         monitor.close()
+        updates.close()
     print(f"command: sudo python3 tests/e2e/bench_node_part.py {' '.join(argv[1:])}")
     hops = ("all three next hops" if n_nodes == len(c.nodes)
             else f"{n_nodes} of the {len(c.nodes)} nodes as next hops (the others idle)")
@@ -296,6 +368,12 @@ def bench(c, argv):
           .format(*(f"{a / b:.1f}" if a / b >= 0.1 else f"{a / b:.2g}" for a, b in zip(h, p))))
     print("| PureLB-style back to back, no quiet spell (for reference, not compared) | {:.1f} | {:.1f} | {:.1f} |"
           .format(*hot))
+    for who, split in (("Herald", herald_split), ("PureLB-style", purelb_split)):
+        start = "its agent received the status" if who == "Herald" else "its address written"
+        print(f"| {who}, each node (diagnostic, {len(split.node)} samples): {start} → its UPDATE reached the router "
+              "| {:.2f} | {:.2f} | {:.2f} |".format(*bc.percentiles(split.node)))
+        print(f"| {who}, each node (diagnostic): its UPDATE reached the router → its next hop in the FIB "
+              "| {:.2f} | {:.2f} | {:.2f} |".format(*bc.percentiles(split.router)))
     sys.stdout.flush()
 
 
