@@ -39,7 +39,8 @@
 #   software (with its share of the two vCPUs) and the router's part, every
 #   node's sample counted, not only the slowest. Both pipelines' UPDATEs are
 #   byte for byte the same (ORIGIN, AS_PATH, NEXT_HOP, the /32), so the
-#   router's part does the same work on either side.
+#   router's part does the same work on either side. The log adds their
+#   medians by the order the nodes started.
 #
 #   python3 bench_node_part.py ROUTER [COUNT [NODES]]
 #       ROUTER: bird frr; COUNT 50; NODES 3 (1-3: how many nodes run the
@@ -54,6 +55,7 @@ import ctypes
 import json
 import os
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -211,11 +213,23 @@ class Split:
 
     def __init__(self):
         self.node, self.router = [], []
+        self.by_order = []  # [k]: the k-th node to start: [(after the first, to UPDATE, to FIB)]
 
     def add(self, starts, updates, seen):
-        for n, t in starts.items():
+        first = min(starts.values())
+        for k, (n, t) in enumerate(sorted(starts.items(), key=lambda item: item[1])):
             self.node.append((updates[n] - t) * 1e3)
             self.router.append((seen[n] - updates[n]) * 1e3)
+            if k == len(self.by_order):
+                self.by_order.append([])
+            self.by_order[k].append(((t - first) * 1e3, self.node[-1], self.router[-1]))
+
+    def order_line(self):
+        """The medians by the order the nodes started (for the log)."""
+        return "; ".join(f"node {k + 1}: start +{statistics.median(s[0] for s in v):.2f}, "
+                         f"to UPDATE {statistics.median(s[1] for s in v):.2f}, "
+                         f"to FIB {statistics.median(s[2] for s in v):.2f}"
+                         for k, v in enumerate(self.by_order))
 
 
 def herald_part(c, nodes, monitor, conn, updates, count):
@@ -346,6 +360,8 @@ def bench(c, argv):
     finally:
         monitor.close()
         updates.close()
+    for who, split in (("Herald", herald_split), ("PureLB-style", purelb_split)):
+        log(f"{who}, p50 ms by the order the nodes started: {split.order_line()}")
     print(f"command: sudo python3 tests/e2e/bench_node_part.py {' '.join(argv[1:])}")
     hops = ("all three next hops" if n_nodes == len(c.nodes)
             else f"{n_nodes} of the {len(c.nodes)} nodes as next hops (the others idle)")
