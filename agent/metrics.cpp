@@ -131,7 +131,8 @@ std::string render_agent_metrics(const agent_figures& f) {
   for (const auto& i : f.informers) w.sample("herald_agent_kube_watch_events_total", {{"resource", i.resource}}, i.events);
   w.family("herald_agent_kube_changes_not_planned_total", "counter",
            "Changes that could change no plan, so planned nothing: Services not Herald's or without an address, "
-           "and the EndpointSlices of any Service but a planned one with externalTrafficPolicy Local.");
+           "Service updates of only the announcing annotations, and the EndpointSlices of any Service but a "
+           "planned one with externalTrafficPolicy Local.");
   for (const auto& i : f.informers)
     w.sample("herald_agent_kube_changes_not_planned_total", {{"resource", i.resource}}, i.not_planned);
   w.family("herald_agent_annotation_writes_total", "counter", "herald.dev/announcing-* annotation patches, by result.");

@@ -609,6 +609,17 @@ bool service_can_change_plan(const kube::service& s, std::string_view allocated_
           s.meta.annotations.contains(annotation::announcing_v6));
 }
 
+bool only_announcing_changed(const kube::service& before, const kube::service& after) {
+  kube::service same = after;
+  same.meta.resource_version = before.meta.resource_version;
+  for (const char* key : {annotation::announcing_v4, annotation::announcing_v6}) {
+    same.meta.annotations.erase(key);
+    if (auto it = before.meta.annotations.find(key); it != before.meta.annotations.end())
+      same.meta.annotations.insert(*it);
+  }
+  return same == before;
+}
+
 group_entry group_entry_from(const kube::custom_resource& object) {
   group_entry e;
   auto spec = allocator::parse_group_spec(object.spec);

@@ -88,6 +88,13 @@ bool herald_service(const kube::service& s, std::string_view allocated_by);
 // not plan for it; such a Service's plan entry has no nodes and makes no
 // write (plan_test checks it against plan_node).
 bool service_can_change_plan(const kube::service& s, std::string_view allocated_by);
+// Whether an update of a Service changed nothing the view holds but its
+// announcing annotations (and its resourceVersion): an agent's own
+// annotation write coming back to every agent, or a change to a field
+// Herald does not read. The planner does not read those annotations, so
+// such an update changes no node's plan (plan_test checks it against
+// plan_node); only the Service's writer compares them with the last plan.
+bool only_announcing_changed(const kube::service& before, const kube::service& after);
 
 // What only this node knows.
 struct node_facts {

@@ -121,7 +121,14 @@ void node_agent::start() {
   // agents' own annotation writes come back as updates of every announced
   // Service, and planning each again would be wasted.
   const std::string allocated_by = cluster_state{}.allocated_by;
-  services_ = watch<kube::service>(kube::resources::services, false, change_kind::services, {},
+  // An update that changed only the announcing annotations (an agent's own
+  // write, coming back to every agent) is settled against the last plan
+  // instead of planning again: the planner does not read them.
+  auto service_update_matters = [weak](const kube::service& before, const kube::service& after) {
+    auto self = weak.lock();
+    return !self || !only_announcing_changed(before, after) || !self->announcing_update_settled(after);
+  };
+  services_ = watch<kube::service>(kube::resources::services, false, change_kind::services, service_update_matters,
                                    [weak](const kube::service* before, const kube::service& after) {
                                      auto self = weak.lock();
                                      if (!self || (before && before->ingress == after.ingress)) return false;
@@ -471,27 +478,45 @@ void node_agent::log_decisions(const node_plan& plan, bool complete) {
 }
 
 void node_agent::write_annotations(const node_plan& plan) {
+  last_announcing_.clear();
+  last_announcing_.reserve(plan.announcing.size());
   for (const auto& a : plan.announcing) {
-    if (a.writer != opt_.node_name) continue;
-    auto svc = services_->cache().get(a.ns, a.name);
-    if (!svc) continue;
-    auto key = a.ns + "/" + a.name;
-    if (announcing_in_flight_.count(key)) continue;
-    kube::annotation_changes changes;
-    auto want = [&](const char* ann, const std::vector<std::string>& nodes) {
-      std::optional<std::string> v;
-      if (!nodes.empty()) v = join(nodes);
-      auto it = svc->meta.annotations.find(ann);
-      std::optional<std::string> have;
-      if (it != svc->meta.annotations.end()) have = it->second;
-      if (have != v) changes[ann] = v;
-    };
-    want(annotation::announcing_v4, a.v4_nodes);
-    want(annotation::announcing_v6, a.v6_nodes);
-    if (changes.empty()) continue;
-    announcing_in_flight_.insert(key);
-    asio::co_spawn(ex_, patch_announcing(a.ns, a.name, std::move(changes), svc->meta.resource_version), asio::detached);
+    write_announcing(a);
+    last_announcing_.emplace(a.ns + "/" + a.name, a);
   }
+}
+
+bool node_agent::announcing_update_settled(const kube::service& s) {
+  // A pending plan writes the annotations itself; without an applied plan,
+  // or for a Service the last plan did not hold, plan as for any change.
+  if (stopped_ || !ready_ || plan_pending_) return false;
+  auto it = last_announcing_.find(s.meta.key());
+  if (it == last_announcing_.end()) return false;
+  ++changes_not_planned_[kube::resources::services.plural];
+  write_announcing(it->second);
+  return true;
+}
+
+void node_agent::write_announcing(const service_announcing& a) {
+  if (a.writer != opt_.node_name) return;
+  auto svc = services_->cache().get(a.ns, a.name);
+  if (!svc) return;
+  auto key = a.ns + "/" + a.name;
+  if (announcing_in_flight_.count(key)) return;
+  kube::annotation_changes changes;
+  auto want = [&](const char* ann, const std::vector<std::string>& nodes) {
+    std::optional<std::string> v;
+    if (!nodes.empty()) v = join(nodes);
+    auto it = svc->meta.annotations.find(ann);
+    std::optional<std::string> have;
+    if (it != svc->meta.annotations.end()) have = it->second;
+    if (have != v) changes[ann] = v;
+  };
+  want(annotation::announcing_v4, a.v4_nodes);
+  want(annotation::announcing_v6, a.v6_nodes);
+  if (changes.empty()) return;
+  announcing_in_flight_.insert(key);
+  asio::co_spawn(ex_, patch_announcing(a.ns, a.name, std::move(changes), svc->meta.resource_version), asio::detached);
 }
 
 asio::awaitable<void> node_agent::patch_announcing(std::string ns, std::string name, kube::annotation_changes changes,

@@ -14,7 +14,9 @@
 //   full plan would add for it;
 // - annotations are written only by the Service's writer node, only when
 //   they differ from what the informer shows, with a resourceVersion
-//   precondition: a steady cluster sees no writes but the node Leases;
+//   precondition: a steady cluster sees no writes but the node Leases; an
+//   update of nothing else comes back to every agent and plans nothing (the
+//   writer checks it against the last plan: announcing_update_settled);
 // - while this node's Lease cannot be renewed (API server unreachable) the
 //   planner's clock is frozen at the last renewal, so other nodes' Leases do
 //   not seem to expire and nothing moves: the node keeps announcing what it had.
@@ -32,6 +34,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/applier.hpp"
@@ -114,6 +117,14 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   // withdrawn; else (the fast path) it only adds.
   void log_decisions(const node_plan& plan, bool complete = true);
   void write_annotations(const node_plan& plan);
+  // Patches a Service's announcing annotations when this node is its writer
+  // and they differ from `a` (and no patch of it is in flight).
+  void write_announcing(const service_announcing& a);
+  // An update of s that changed only its announcing annotations: true if the
+  // last plan settles it (the writer re-checks s against that plan's
+  // announcing nodes, the others do nothing); false if it needs a plan (none
+  // applied yet, one pending, or s not in the last plan).
+  bool announcing_update_settled(const kube::service& s);
   void report_diagnostics(const node_plan& plan);
   void arm_lease_expiry(const cluster_state& state);
   void wait_for_lease_expiry(std::chrono::steady_clock::time_point when);
@@ -137,7 +148,8 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::shared_ptr<kube::informer<kube::service>> services_;
   ingress_index service_addresses_;  // kept from services_' every change, for the fast path
   slice_index service_slices_;      // kept from slices_' every change, for the fast path
-  std::map<std::string, std::uint64_t> changes_not_planned_;  // by resource (watch()'s can_change_plan)
+  // By resource: watch()'s can_change_plan, and announcing_update_settled.
+  std::map<std::string, std::uint64_t> changes_not_planned_;
   std::shared_ptr<kube::informer<kube::endpoint_slice>> slices_;
   std::shared_ptr<kube::informer<kube::node>> nodes_;
   std::shared_ptr<kube::informer<kube::custom_resource>> groups_, peers_, node_agents_;
@@ -172,6 +184,7 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::optional<std::vector<netlink::subnet>> subnets_written_;  // in the Lease, as last written
 
   std::set<std::string> announcing_in_flight_;  // "ns/name" being patched
+  std::unordered_map<std::string, service_announcing> last_announcing_;  // the last plan's, by "ns/name"
   std::set<std::string> peer_status_in_flight_;  // BGPPeer "ns/name" whose status is being patched
   std::set<std::string> reported_;              // diagnostics already sent as Events
   std::map<std::string, std::vector<std::string>> last_addresses_;  // address → services, for decision logs

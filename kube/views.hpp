@@ -39,6 +39,7 @@ struct object_meta {
 
   // The cache key: "namespace/name", or "name" when cluster-scoped.
   std::string key() const { return ns.empty() ? name : ns + "/" + name; }
+  bool operator==(const object_meta&) const = default;
 };
 
 // Reads metadata only; used for the log line of a malformed object and by
@@ -55,6 +56,7 @@ struct service_port {
   std::string target_port;  // int-or-string, kept as text
   int node_port = 0;
   std::string app_protocol;
+  bool operator==(const service_port&) const = default;
 };
 
 struct ingress_port {
@@ -86,6 +88,7 @@ struct service {
   std::vector<load_balancer_ingress> ingress;  // status.loadBalancer.ingress
 
   static parse_result<service> parse(const nlohmann::json& object);
+  bool operator==(const service&) const = default;
 };
 
 // ---- discovery.k8s.io/v1 EndpointSlice ----

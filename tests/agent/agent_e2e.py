@@ -351,6 +351,26 @@ def checks(router, emu, agents):
         L_assert(metric(a, "herald_agent_fast_path_applies_total") >= 1, f"node-{a.i}: no fast-path apply")
         L_assert(a.has_vip() and f"{VIP2}/32" in L.run("ip", "-o", "addr", "show", "dev", "kube-lb0", ns=a.ns),
                  f"node-{a.i}: an address left kube-lb0 after the full plan")
+    # An update of only the announcing annotations (the writer's own patch
+    # coming back, or someone else's) is settled against the last plan, not
+    # planned: a wrong value written by hand is put right by the Service's
+    # writer, and neither write replans (each replanned every agent before:
+    # two plans per agent). One incidental plan allowed.
+    time.sleep(0.3)
+    plans = [metric(a, "herald_agent_plans_total") for a in agents]
+    skipped_before = [skipped(a, "services") for a in agents]
+    emu.call("PATCH", "/api/v1/namespaces/shop/services/api",
+             {"metadata": {"annotations": {"herald.dev/announcing-IPv4": "node-9"}}}, "application/merge-patch+json")
+    poll("the hand-written announcing-IPv4 of shop/api put right",
+         lambda: emu.call("GET", "/api/v1/namespaces/shop/services/api")["metadata"].get("annotations", {})
+         .get("herald.dev/announcing-IPv4") == ",".join(f"node-{i}" for i in range(NODES)), 10)
+    time.sleep(0.3)
+    more = [metric(a, "herald_agent_plans_total") - p for a, p in zip(agents, plans)]
+    counted = [skipped(a, "services") - s for a, s in zip(agents, skipped_before)]
+    L_assert(all(m <= 1 for m in more), f"announcing annotation writes replanned: {more} plans per agent")
+    L_assert(all(c >= 1 for c in counted), f"announcing annotation writes counted as not planned: {counted}")
+    log(f"ok   1b. a hand-written announcing-IPv4 put right by its writer: {more} plans per agent, "
+        f"counted as not planned {counted}")
     emu.call("DELETE", "/api/v1/namespaces/shop/services/api")
     poll(f"{VIP2}/32 gone from the router's FIB", lambda: not router.fib(f"{VIP2}/32"), 30)
     log(f"ok   1b. {VIP2} announced by the fast path on every node, kept by the full plan, then withdrawn")

@@ -528,6 +528,69 @@ TEST_CASE("a Service that cannot change a plan plans as if it were absent", "[pl
   }
 }
 
+TEST_CASE("an update of only the announcing annotations changes no plan", "[plan][services][filter]") {
+  // The agent settles such an update against its last plan instead of
+  // planning (agent/runtime.cpp announcing_update_settled); that is only
+  // right if no node's plan reads the annotations.
+  auto base = three_nodes();
+  base.services.push_back(make_service("web", {"203.0.113.1", "2001:db8:5::1"}, "pool", "Local"));
+  base.endpoint_slices.push_back(make_slice("web", "IPv4", {{"n1"}, {"n2"}}));
+  base.services.push_back(make_service("pending", {}));  // no address, annotations left to take away
+  base.services[1].meta.annotations[annotation::announcing_v4] = "n1";
+
+  struct edit {
+    const char* what;
+    std::function<void(kube::service&)> apply;
+  };
+  std::vector<edit> announcing_only{
+      {"IPv4 nodes rewritten", [](kube::service& s) { s.meta.annotations[annotation::announcing_v4] = "n3"; }},
+      {"IPv6 nodes added", [](kube::service& s) { s.meta.annotations[annotation::announcing_v6] = "n1,n2"; }},
+      {"both removed",
+       [](kube::service& s) {
+         s.meta.annotations.erase(annotation::announcing_v4);
+         s.meta.annotations.erase(annotation::announcing_v6);
+       }},
+      {"nothing the view holds", [](kube::service&) {}},
+  };
+  REQUIRE(announcing_only.size() == 4);
+  for (std::size_t i = 0; i < base.services.size(); ++i) {
+    for (const auto& e : announcing_only) {
+      INFO(base.services[i].meta.name << ": " << e.what);
+      auto after = base;
+      e.apply(after.services[i]);
+      after.services[i].meta.resource_version = "2";
+      CHECK(only_announcing_changed(base.services[i], after.services[i]));
+      for (std::string node : {"n1", "n2", "n3"}) {
+        INFO(node);
+        auto before_plan = plan_outline(plan_node(base, node, facts_for(node)));
+        CHECK(plan_outline(plan_node(after, node, facts_for(node))) == before_plan);
+        CHECK(!before_plan.empty());
+      }
+    }
+  }
+
+  // Anything else the view holds is a change the agent plans for.
+  std::vector<edit> others{
+      {"address", [](kube::service& s) { s.ingress[0].ip = "203.0.113.2"; }},
+      {"group", [](kube::service& s) { s.meta.annotations[allocator::annotation::allocated_from] = "other"; }},
+      {"allocator", [](kube::service& s) { s.meta.annotations[allocator::annotation::allocated_by] = "x"; }},
+      {"allow-local annotation", [](kube::service& s) { s.meta.annotations[annotation::allow_local] = "true"; }},
+      {"traffic policy", [](kube::service& s) { s.external_traffic_policy = "Cluster"; }},
+      {"label", [](kube::service& s) { s.meta.labels["tier"] = "front"; }},
+      {"deleting", [](kube::service& s) { s.meta.deleting = true; }},
+      {"type", [](kube::service& s) { s.type = "NodePort"; }},
+      {"port", [](kube::service& s) { s.ports.push_back({"https", "TCP", 443, "8443", 0, ""}); }},
+  };
+  REQUIRE(others.size() == 9);
+  for (const auto& e : others) {
+    INFO(e.what);
+    auto after = base.services[0];
+    e.apply(after);
+    after.meta.annotations[annotation::announcing_v4] = "n1";  // with the annotations, still a change
+    CHECK_FALSE(only_announcing_changed(base.services[0], after));
+  }
+}
+
 TEST_CASE("a missing or invalid group keeps the addresses with default attributes", "[plan][groups]") {
   auto s = three_nodes();
   s.services.push_back(make_service("orphan", {"203.0.113.10"}, "deleted-group"));
