@@ -34,7 +34,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "agent/applier.hpp"
@@ -125,6 +124,7 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   // announcing nodes, the others do nothing); false if it needs a plan (none
   // applied yet, one pending, or s not in the last plan).
   bool announcing_update_settled(const kube::service& s);
+  void keep_announcing(std::vector<service_announcing> announcing);  // the plan's, for the above
   void report_diagnostics(const node_plan& plan);
   void arm_lease_expiry(const cluster_state& state);
   void wait_for_lease_expiry(std::chrono::steady_clock::time_point when);
@@ -184,7 +184,7 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::optional<std::vector<netlink::subnet>> subnets_written_;  // in the Lease, as last written
 
   std::set<std::string> announcing_in_flight_;  // "ns/name" being patched
-  std::unordered_map<std::string, service_announcing> last_announcing_;  // the last plan's, by "ns/name"
+  std::vector<service_announcing> last_announcing_;  // the last plan's, by (namespace, name)
   std::set<std::string> peer_status_in_flight_;  // BGPPeer "ns/name" whose status is being patched
   std::set<std::string> reported_;              // diagnostics already sent as Events
   std::map<std::string, std::vector<std::string>> last_addresses_;  // address → services, for decision logs
