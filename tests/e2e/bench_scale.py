@@ -15,7 +15,11 @@
 #     (/proc/PID/status VmRSS, /proc/PID/stat utime+stime), the API writes
 #     per minute, Leases apart (goal: no other), and the router's updates.
 #
-#   python3 bench_scale.py ROUTER [N] [dual|ipv6] [REST]    defaults 1000 dual 30
+#   - optionally (CHURN > 0), then CHURN more Services created one a second
+#     on the converged cluster: per Service, each agent's plans and CPU and
+#     the API writes (what one change costs at this scale).
+#
+#   python3 bench_scale.py ROUTER [N] [dual|ipv6] [REST] [CHURN]    defaults 1000 dual 30 0
 #
 # Addresses: only documentation ranges may be used, and the IPv4 ones hold
 # 768 addresses, so `dual` (RequireDualStack Services) shares addresses:
@@ -57,6 +61,32 @@ def services(n, family):
     return objs, addresses
 
 
+def churn(c, family, count, addresses):
+    """`count` Services created one a second on the converged cluster (dual:
+    each sharing an existing address on a port of its own; ipv6: each with a
+    new /128): per Service, each agent's plans and CPU (ms) and the API
+    writes but Leases."""
+    agent_pids = {n["name"]: n["agent"].pid for n in c.nodes}
+    plans0 = [agent_counter(n, "herald_agent_plans_total") for n in c.nodes]
+    cpu0 = {k: proc_sample(p)[0] for k, p in agent_pids.items()}
+    c.api("POST", "/_emulator/requests?clear=1")
+    writes = []
+    for k in range(count):
+        if family == "dual":
+            svc = e2e.web_service(f"churn{k}", annotations={"herald.dev/allow-shared-ip": f"k{k % addresses}"},
+                                  ipFamilies=["IPv4", "IPv6"], ipFamilyPolicy="RequireDualStack")
+            svc["spec"]["ports"] = [{"name": "p", "port": 30000 + k, "targetPort": 8080, "protocol": "TCP"}]
+        else:
+            svc = e2e.web_service(f"churn{k}", ipFamilies=["IPv6"], ipFamilyPolicy="SingleStack")
+        c.api("POST", "/api/v1/namespaces/default/services", svc)
+        time.sleep(1.0)
+        writes += [e for e in c.api("POST", "/_emulator/requests?clear=1")
+                   if e.get("verb") in WRITES and e.get("resource") != "leases"]
+    plans = [(agent_counter(n, "herald_agent_plans_total") - p) / count for n, p in zip(c.nodes, plans0)]
+    cpu = [(proc_sample(p)[0] - cpu0[k]) / count * 1e3 for k, p in agent_pids.items()]
+    return {"count": count, "plans": plans, "cpu_ms": cpu, "writes": len(writes) / count}
+
+
 def full_routes(ns, fam, prefix_start, hops):
     """Routes in ns's main table whose destination starts with prefix_start
     and that have `hops` next hops."""
@@ -74,11 +104,17 @@ def proc_sample(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), rss
 
 
+def agent_counter(n, name):
+    """An unlabelled counter from node n's agent's /metrics (0 if absent)."""
+    text = run("curl", "-s", "http://127.0.0.1:7473/metrics", ns=n["ns"], check=False) or ""
+    return next((float(line.split()[1]) for line in text.splitlines() if line.startswith(name + " ")), 0.0)
+
+
 def updates(c):
     return sum(c.router.updates(nb.address) for nb in c.router.neighbors)
 
 
-def measure(c, n, family, rest):
+def measure(c, n, family, rest, churn_count=0):
     e2e.setup_objects(c, group=GROUP, ipv6=True)
     e2e.start_herald(c)
     c.router.wait_established([nb.address for nb in c.router.neighbors], timeout=60)
@@ -87,6 +123,8 @@ def measure(c, n, family, rest):
     starts = {"-4": tuple(p.split(".0/")[0] + "." for p in V4_POOLS), "-6": "2001:db8:5ca1::"}
     hops = len(c.nodes)
     updates_before = updates(c)
+    agent_pids = {n_["name"]: n_["agent"].pid for n_ in c.nodes}
+    cpu_before = {k: proc_sample(p)[0] for k, p in agent_pids.items()}
     t0 = time.monotonic()
     created = c.api("POST", "/_emulator/objects", objs)
     t_created = time.monotonic() - t0
@@ -115,16 +153,21 @@ def measure(c, n, family, rest):
         else "API writes other than Leases still going; measuring anyway")
     log("writes after convergence (verb resource by client: count): " +
         (", ".join(f"{v} {r} by {w}: {k}" for (v, r, w), k in drained.most_common(8)) or "none"))
+    log("agents' CPU from the bulk create until the writes stopped (s): " +
+        " / ".join(f"{proc_sample(p)[0] - cpu_before[k]:.1f}" for k, p in agent_pids.items()) +
+        "; their plans so far: " + " / ".join(f"{agent_counter(n_, 'herald_agent_plans_total'):.0f}"
+                                               for n_ in c.nodes))
     agents = {n_["name"]: n_["agent"].pid for n_ in c.nodes}
     u0 = updates(c)
     s0 = {k: proc_sample(p) for k, p in agents.items()}
     writes = api_writes(c, rest)
     s1 = {k: proc_sample(p) for k, p in agents.items()}
     u1 = updates(c)
+    churned = churn(c, family, churn_count, addresses) if churn_count else None
     lease_writes = [w for w in writes if w[1] == "leases"]
     other = [f"{verb} {resource} by {client}" for verb, resource, client in writes if resource != "leases"]
     return {"n": n, "family": family, "addresses": addresses, "routes": sum(want.values()),
-            "created_s": t_created, "full_s": t_full, "updates": updates_converge, "rest_s": rest,
+            "created_s": t_created, "full_s": t_full, "updates": updates_converge, "rest_s": rest, "churn": churned,
             "settled_s": settled, "rest_updates": u1 - u0,
             "cpu_pct": {k: (s1[k][0] - s0[k][0]) / rest * 100 for k in agents},
             "rss_mb": {k: s1[k][1] / 1e6 for k in agents},
@@ -187,6 +230,11 @@ def report(r, router_kind, argv):
     if r["other_writes"]:
         print("Writes other than Leases at rest (verb, resource, client: count): "
               + ", ".join(f"{w}: {k}" for w, k in r["other_writes"]))
+    if r["churn"]:
+        ch = r["churn"]
+        print(f"Then {ch['count']} Services created one a second: per Service, plans per agent "
+              + " / ".join(f"{p:.1f}" for p in ch["plans"]) + ", agent CPU "
+              + " / ".join(f"{t:.0f}" for t in ch["cpu_ms"]) + f" ms, API writes but Leases {ch['writes']:.1f}")
     sys.stdout.flush()
 
 
@@ -194,10 +242,11 @@ def bench(c, argv):
     n = int(argv[2]) if len(argv) > 2 else 1000
     family = argv[3] if len(argv) > 3 else "dual"
     rest = int(argv[4]) if len(argv) > 4 else 30
-    if family not in ("dual", "ipv6") or n < 1 or rest < 1:
-        raise AssertionError(f"usage: {argv[0]} bird|frr [N] [dual|ipv6] [REST]")
-    report(measure(c, n, family, rest), argv[1], argv)
+    churn_count = int(argv[5]) if len(argv) > 5 else 0
+    if family not in ("dual", "ipv6") or n < 1 or rest < 1 or churn_count < 0:
+        raise AssertionError(f"usage: {argv[0]} bird|frr [N] [dual|ipv6] [REST] [CHURN]")
+    report(measure(c, n, family, rest, churn_count), argv[1], argv)
 
 
 if __name__ == "__main__":
-    sys.exit(e2e.run_cluster(sys.argv, "scale", bench, usage_extra=" [N] [dual|ipv6] [REST]"))
+    sys.exit(e2e.run_cluster(sys.argv, "scale", bench, usage_extra=" [N] [dual|ipv6] [REST] [CHURN]"))
