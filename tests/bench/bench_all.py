@@ -62,8 +62,8 @@ def plan(mode):
     failover = [[py, f"{E2E}/bench_node_failover.py", r] + (["5", "bfd-100x3", "hold-3s"] if short else
                                                              ["10", "bfd-100x3", "bfd-300x3", "hold-3s"])
                 for r in ["bird", "frr"]]
-    scale = ([[py, f"{E2E}/bench_scale.py", r, "1000", "dual", "15"] for r in ["bird", "frr"]] if short else
-             [[py, f"{E2E}/bench_scale.py", r, "10000", fam, "30"] for r in ["bird", "frr"]
+    scale = ([[py, f"{E2E}/bench_scale.py", r, "1000", "dual", "15", "5"] for r in ["bird", "frr"]] if short else
+             [[py, f"{E2E}/bench_scale.py", r, "10000", fam, "30", "10"] for r in ["bird", "frr"]
               for fam in ("dual", "ipv6")])
     speakers = [[py, f"{INTEROP}/bench_speakers.py"] + (["--case", "v6-100k"] if short else [])]
     rolling = [[py, ROLLING_RESTART, "bird", "Cluster"]] if short else [[py, ROLLING_RESTART, r] for r in routers]
