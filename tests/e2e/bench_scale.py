@@ -157,7 +157,7 @@ def measure(c, n, family, rest, churn_count=0):
         " / ".join(f"{proc_sample(p)[0] - cpu_before[k]:.1f}" for k, p in agent_pids.items()) +
         "; their plans so far: " + " / ".join(f"{agent_counter(n_, 'herald_agent_plans_total'):.0f}"
                                                for n_ in c.nodes))
-    agents = {n_["name"]: n_["agent"].pid for n_ in c.nodes}
+    agents = agent_pids
     u0 = updates(c)
     s0 = {k: proc_sample(p) for k, p in agents.items()}
     writes = api_writes(c, rest)
