@@ -502,10 +502,8 @@ bool node_agent::announcing_update_settled(const kube::service& s) {
   // A pending plan writes the annotations itself; without an applied plan,
   // or for a Service the last plan did not hold, plan as for any change.
   if (stopped_ || !ready_ || plan_pending_) return false;
-  service_announcing key;
-  key.ns = s.meta.ns;
-  key.name = s.meta.name;
-  auto it = std::lower_bound(last_announcing_.begin(), last_announcing_.end(), key, by_service_name);
+  auto it = std::lower_bound(last_announcing_.begin(), last_announcing_.end(), std::tie(s.meta.ns, s.meta.name),
+                             [](const service_announcing& a, const auto& key) { return std::tie(a.ns, a.name) < key; });
   if (it == last_announcing_.end() || it->ns != s.meta.ns || it->name != s.meta.name) return false;
   ++changes_not_planned_[kube::resources::services.plural];
   write_announcing(*it);
