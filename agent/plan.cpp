@@ -178,7 +178,7 @@ class planner {
     live_list_.assign(live_.begin(), live_.end());
   }
   // EndpointSlices by owning Service, once: not a scan of all slices per Service.
-  void index_slices(const std::vector<kube::endpoint_slice>& slices) {
+  void index_slices(const auto& slices) {
     for (auto& sl : slices) slices_[sl.meta.ns + "/" + sl.service_name()].push_back(&sl);
   }
   const kube::string_map& labels_of(const std::string& node) const {

@@ -321,8 +321,10 @@ cluster_state node_agent::build_state() {
   // API unreachable: freeze the clock at the last renewal, so that other
   // nodes' Leases do not seem to expire only because this node cannot see them.
   s.now = (!api_reachable_ && last_renewal_) ? *last_renewal_ : now;
-  for (const auto& o : services_->cache().list()) s.services.push_back(*o);
-  for (const auto& o : slices_->cache().list()) s.endpoint_slices.push_back(*o);
+  s.services.reserve(services_->cache().size());
+  for (const auto& [key, o] : services_->cache().objects()) s.services.push_back(o);
+  s.endpoint_slices.reserve(slices_->cache().size());
+  for (const auto& [key, o] : slices_->cache().objects()) s.endpoint_slices.push_back(o);
   for (const auto& o : nodes_->cache().list()) s.nodes.push_back(*o);
   for (const auto& o : groups_->cache().list()) s.groups[o->meta.name] = group_entry_from(*o);
   for (const auto& o : peers_->cache().list()) {

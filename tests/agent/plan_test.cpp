@@ -332,8 +332,8 @@ TEST_CASE("shared and dual-stack addresses", "[plan][shared]") {
   CHECK(announcing_of(p, "dns").v6_nodes.empty());
 
   // Shared under Local: announced while either Service has an endpoint here.
-  s.services[0].external_traffic_policy = "Local";
-  s.services[1].external_traffic_policy = "Local";
+  s.services.edit(0).external_traffic_policy = "Local";
+  s.services.edit(1).external_traffic_policy = "Local";
   s.endpoint_slices.push_back(make_slice("dns", "IPv4", {{"n2"}}));
   s.endpoint_slices.push_back(make_slice("http", "IPv6", {{"n1"}}));
   auto plans = plan_all(s);
@@ -536,7 +536,7 @@ TEST_CASE("an update of only the announcing annotations changes no plan", "[plan
   base.services.push_back(make_service("web", {"203.0.113.1", "2001:db8:5::1"}, "pool", "Local"));
   base.endpoint_slices.push_back(make_slice("web", "IPv4", {{"n1"}, {"n2"}}));
   base.services.push_back(make_service("pending", {}));  // no address, annotations left to take away
-  base.services[1].meta.annotations[annotation::announcing_v4] = "n1";
+  base.services.edit(1).meta.annotations[annotation::announcing_v4] = "n1";
 
   struct edit {
     const char* what;
@@ -557,8 +557,9 @@ TEST_CASE("an update of only the announcing annotations changes no plan", "[plan
     for (const auto& e : announcing_only) {
       INFO(base.services[i].meta.name << ": " << e.what);
       auto after = base;
-      e.apply(after.services[i]);
-      after.services[i].meta.resource_version = "2";
+      auto& changed = after.services.edit(i);
+      e.apply(changed);
+      changed.meta.resource_version = "2";
       CHECK(only_announcing_changed(base.services[i], after.services[i]));
       for (std::string node : {"n1", "n2", "n3"}) {
         INFO(node);
@@ -883,7 +884,7 @@ TEST_CASE("local addresses: Local policy refused unless allow-local, then only n
     CHECK(p.local_addresses.empty());
     CHECK(has_diagnostic(p, "LocalPolicyRefused"));
   }
-  s.services[0].meta.annotations[annotation::allow_local] = "true";
+  s.services.edit(0).meta.annotations[annotation::allow_local] = "true";
   plans = plan_all(s);
   CHECK(local_cidrs(plans["n2"]) == strings{"192.0.2.140/24"});  // the only node with a ready endpoint
   CHECK(plans["n1"].local_addresses.empty());
@@ -1130,9 +1131,15 @@ TEST_CASE("fast path: a Service's additions equal the full plan's, or none", "[p
       auto before = plan_node(without, node, facts_for(node));
       auto single_state = s;
       single_state.services = {svc};
-      std::erase_if(single_state.endpoint_slices, [&](auto& sl) { return sl.service_name() != svc.meta.name; });
+      single_state.endpoint_slices.clear();
+      std::vector<kube::endpoint_slice> own_slices;
+      for (const auto& sl : s.endpoint_slices)
+        if (sl.service_name() == svc.meta.name) {
+          own_slices.push_back(sl);
+          single_state.endpoint_slices.push_back(sl);
+        }
       auto single = plan_node(single_state, node, facts_for(node));
-      const auto& planned = quick.plan(svc, single_state.endpoint_slices);
+      const auto& planned = quick.plan(svc, own_slices);
       CHECK(picture_of(planned.dummy_addresses, planned.speaker.routes) ==
             picture_of(single.dummy_addresses, single.speaker.routes));
       CHECK(picture_of(planned.local_addresses, {}) == picture_of(single.local_addresses, {}));
