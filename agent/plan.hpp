@@ -197,7 +197,8 @@ struct node_plan {
   std::string local_link;                      // node_facts.local_interface
   std::vector<planned_address> local_addresses;  // local addresses this node won
   // router_id, local_asn, graceful restart, peers (with passwords) and
-  // routes; listen address, ports and drain are left to the agent.
+  // routes (in prefix order); listen address, ports and drain are left to
+  // the agent.
   bgp::speaker_config speaker;
   std::vector<service_announcing> announcing;  // every Herald Service, cluster-wide
   std::vector<diagnostic> diagnostics;

@@ -445,26 +445,31 @@ void node_agent::run_plan() {
 void node_agent::log_decisions(const node_plan& plan, bool complete) {
   // One line per address that starts or stops being served here, naming the
   // Services and the peers it goes to (routes go to the peers whose families
-  // match; route_attrs.peers narrows that to selected peers).
-  std::map<std::string, std::vector<std::string>> now;
-  for (const auto* list : {&plan.dummy_addresses, &plan.local_addresses})
-    for (const auto& a : *list) now[a.spec.to_string()] = a.services;
+  // match; route_attrs.peers narrows that to selected peers). The log of the
+  // last plans is updated in place, each entry marked with this call's
+  // number, so a plan that changes nothing copies nothing.
+  const auto mark = ++decisions_logged_;
   auto peers_for = [&](const netlink::address_spec& spec) {
+    // The address's own route: its prefix at the address's length. The
+    // plan's routes are in prefix order (node_plan), so a binary search.
+    bgp::wire::ip_prefix prefix{to_wire(spec.address), spec.prefix_len};
+    prefix.addr = prefix.first();
+    const auto& routes = plan.speaker.routes;
+    auto r = std::lower_bound(routes.begin(), routes.end(), prefix,
+                              [](const auto& route, const bgp::wire::ip_prefix& p) { return route.first < p; });
     std::vector<std::string> names;
-    auto addr = to_wire(spec.address);
-    for (const auto& r : plan.speaker.routes) {
-      if (r.first.length != spec.prefix_len || !r.first.covers(addr)) continue;
+    if (r != routes.end() && r->first == prefix)
       for (const auto& peer : plan.speaker.peers)
-        if (r.second->for_peer(peer.address)) names.push_back(peer.name());
-      break;
-    }
+        if (r->second->for_peer(peer.address)) names.push_back(peer.name());
     return names.empty() ? std::string("no peer") : join(names);
   };
   for (const auto* list : {&plan.dummy_addresses, &plan.local_addresses})
     for (const auto& a : *list) {
+      auto [it, fresh] = last_addresses_.try_emplace({a.spec.address, a.spec.prefix_len});
+      it->second.mark = mark;
+      if (!fresh && it->second.services == a.services) continue;
+      it->second.services = a.services;
       auto cidr = a.spec.to_string();
-      auto it = last_addresses_.find(cidr);
-      if (it != last_addresses_.end() && it->second == a.services) continue;
       if (list == &plan.local_addresses)
         spdlog::info("agent: serving {} for {} on {} (local: gratuitous ARP / NA)", cidr, join(a.services),
                      plan.local_link);
@@ -472,13 +477,16 @@ void node_agent::log_decisions(const node_plan& plan, bool complete) {
         spdlog::info("agent: announcing {} for {} from {} to {}", cidr, join(a.services), plan.dummy_link,
                      peers_for(a.spec));
     }
-  if (!complete) {
-    last_addresses_.merge(now);
-    return;
+  if (!complete) return;  // a fast-path plan adds; the next full plan says what went
+  for (auto it = last_addresses_.begin(); it != last_addresses_.end();) {
+    if (it->second.mark == mark) {
+      ++it;
+      continue;
+    }
+    spdlog::info("agent: withdrawing {} (was for {}): no longer planned on this node",
+                 netlink::to_cidr(it->first.first, it->first.second), join(it->second.services));
+    it = last_addresses_.erase(it);
   }
-  for (const auto& [cidr, svcs] : last_addresses_)
-    if (!now.count(cidr)) spdlog::info("agent: withdrawing {} (was for {}): no longer planned on this node", cidr, join(svcs));
-  last_addresses_ = std::move(now);
 }
 
 void node_agent::write_annotations(const node_plan& plan) {

@@ -187,7 +187,16 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::vector<service_announcing> last_announcing_;  // the last plan's, by (namespace, name)
   std::set<std::string> peer_status_in_flight_;  // BGPPeer "ns/name" whose status is being patched
   std::set<std::string> reported_;              // diagnostics already sent as Events
-  std::map<std::string, std::vector<std::string>> last_addresses_;  // address → services, for decision logs
+  // The addresses the last plans held, for decision logs: (address, prefix
+  // length) → its Services and the number of the log_decisions call that
+  // last saw it. Keyed by value, not text: each plan walks it (20,000
+  // entries at scale).
+  struct logged_address {
+    std::vector<std::string> services;
+    std::uint64_t mark = 0;
+  };
+  std::map<std::pair<netlink::ip_address, std::uint8_t>, logged_address> last_addresses_;
+  std::uint64_t decisions_logged_ = 0;
   std::unique_ptr<kube::event_recorder> recorder_;
 
   prometheus::histogram reconcile_seconds_ = make_reconcile_histogram();

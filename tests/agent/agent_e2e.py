@@ -445,6 +445,15 @@ def checks(router, emu, agents):
     for a in agents:
         poll(f"node-{a.i}: {VIP}/32 gone from kube-lb0", lambda a=a: not a.has_vip(), 20)
     log("ok   3. delete: withdrawn at the router, gone from every kube-lb0")
+    # Each decision in the agent's log, naming the Service and the peer
+    # (node-1's process is the restarted one: it announced again at start).
+    for a in agents:
+        out = a.proc.output()
+        L_assert(f"agent: announcing {VIP}/32 for shop/web from kube-lb0 to BGPPeer {NS}/" in out,
+                 f"node-{a.i}: no log line announcing {VIP}/32 for shop/web to its BGPPeer")
+        poll(f"node-{a.i}: log line withdrawing {VIP}/32",
+             lambda a=a: f"agent: withdrawing {VIP}/32 (was for shop/web)" in a.proc.output(), 10)
+    log("ok   each agent logged announcing and withdrawing the address, naming Service and BGPPeer")
     # SIGTERM sent again and again until they exit (an impatient operator):
     # still exit 0, also when one arrives during teardown.
     for a in agents:

@@ -1119,6 +1119,11 @@ TEST_CASE("fast path: a Service's additions equal the full plan's, or none", "[p
   int applied = 0, refused = 0;
   for (const std::string node : {"n1", "n2", "n3"}) {
     auto full = plan_node(s, node, facts_for(node));
+    // In prefix order, no prefix twice (node_plan; the agent's decision log
+    // finds an address's route by binary search).
+    REQUIRE(full.speaker.routes.size() >= 3);
+    CHECK(std::adjacent_find(full.speaker.routes.begin(), full.speaker.routes.end(),
+                             [](auto& a, auto& b) { return !(a.first < b.first); }) == full.speaker.routes.end());
     const auto facts = facts_for(node);
     service_planner quick(prepared, node, facts);
     // Last to first: one planner for all of them, so what a Service leaves
