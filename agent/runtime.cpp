@@ -508,15 +508,20 @@ void node_agent::keep_announcing(std::vector<service_announcing> announcing) {
   last_announcing_ = std::move(announcing);
 }
 
+const service_announcing* node_agent::last_announcing_of(const std::string& ns, const std::string& name) const {
+  auto it = std::lower_bound(last_announcing_.begin(), last_announcing_.end(), std::tie(ns, name),
+                             [](const service_announcing& a, const auto& key) { return std::tie(a.ns, a.name) < key; });
+  return it == last_announcing_.end() || it->ns != ns || it->name != name ? nullptr : &*it;
+}
+
 bool node_agent::announcing_update_settled(const kube::service& s) {
   // A pending plan writes the annotations itself; without an applied plan,
   // or for a Service the last plan did not hold, plan as for any change.
   if (stopped_ || !ready_ || plan_pending_) return false;
-  auto it = std::lower_bound(last_announcing_.begin(), last_announcing_.end(), std::tie(s.meta.ns, s.meta.name),
-                             [](const service_announcing& a, const auto& key) { return std::tie(a.ns, a.name) < key; });
-  if (it == last_announcing_.end() || it->ns != s.meta.ns || it->name != s.meta.name) return false;
+  const auto* last = last_announcing_of(s.meta.ns, s.meta.name);
+  if (!last) return false;
   ++changes_not_planned_[kube::resources::services.plural];
-  write_announcing(*it);
+  write_announcing(*last);
   return true;
 }
 
@@ -524,27 +529,32 @@ void node_agent::write_announcing(const service_announcing& a) {
   if (a.writer != opt_.node_name) return;
   auto svc = services_->cache().get(a.ns, a.name);
   if (!svc) return;
-  auto key = a.ns + "/" + a.name;
-  if (announcing_in_flight_.count(key)) return;
+  // Called for every Service this node writes on every plan: nothing is
+  // copied unless a value differs.
   kube::annotation_changes changes;
   auto want = [&](const char* ann, const std::vector<std::string>& nodes) {
-    std::optional<std::string> v;
-    if (!nodes.empty()) v = join(nodes);
     auto it = svc->meta.annotations.find(ann);
-    std::optional<std::string> have;
-    if (it != svc->meta.annotations.end()) have = it->second;
-    if (have != v) changes[ann] = v;
+    const bool present = it != svc->meta.annotations.end();
+    if (nodes.empty()) {
+      if (present) changes[ann] = std::nullopt;
+      return;
+    }
+    auto value = join(nodes);
+    if (!present || it->second != value) changes[ann] = std::move(value);
   };
   want(annotation::announcing_v4, a.v4_nodes);
   want(annotation::announcing_v6, a.v6_nodes);
   if (changes.empty()) return;
-  announcing_in_flight_.insert(key);
-  asio::co_spawn(ex_, patch_announcing(a.ns, a.name, std::move(changes), svc->meta.resource_version), asio::detached);
+  auto key = a.ns + "/" + a.name;
+  if (!announcing_in_flight_.insert(key).second) return;  // the write in flight is checked when it returns
+  asio::co_spawn(ex_, patch_announcing(a, std::move(changes), svc->meta.resource_version), asio::detached);
 }
 
-asio::awaitable<void> node_agent::patch_announcing(std::string ns, std::string name, kube::annotation_changes changes,
+asio::awaitable<void> node_agent::patch_announcing(service_announcing planned, kube::annotation_changes changes,
                                                    std::string rv) {
   auto self = shared_from_this();
+  const std::string& ns = planned.ns;
+  const std::string& name = planned.name;
   std::optional<std::string> precondition = rv;
   auto r = co_await kube::patch_annotations(*client_, kube::resources::services, ns, name, changes, precondition);
   announcing_in_flight_.erase(ns + "/" + name);
@@ -560,6 +570,13 @@ asio::awaitable<void> node_agent::patch_announcing(std::string ns, std::string n
     kube::object_reference ref{"Service", "v1", ns, name, "", ""};
     std::string message = "announcing nodes:" + text;
     recorder_->post(std::move(ref), "Normal", "AnnouncingNodesChanged", message);
+    // A plan while this write was in flight wrote nothing for the Service
+    // (one write at a time), and this write's echo may have come and gone:
+    // if the latest plan wants other nodes, write again. The common case
+    // (no plan in between, or the same nodes) writes nothing.
+    if (const auto* latest = last_announcing_of(ns, name);
+        latest && (latest->v4_nodes != planned.v4_nodes || latest->v6_nodes != planned.v6_nodes))
+      write_announcing(*latest);
   } else if (r.error().conflict()) {
     // Someone wrote in between; the informer brings the new version and a new plan.
     ++figures_.annotation_conflicts;

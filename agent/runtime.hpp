@@ -124,6 +124,8 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   // announcing nodes, the others do nothing); false if it needs a plan (none
   // applied yet, one pending, or s not in the last plan).
   bool announcing_update_settled(const kube::service& s);
+  // The last plan's entry for a Service, or null.
+  const service_announcing* last_announcing_of(const std::string& ns, const std::string& name) const;
   void keep_announcing(std::vector<service_announcing> announcing);  // the plan's, for the above
   void report_diagnostics(const node_plan& plan);
   void arm_lease_expiry(const cluster_state& state);
@@ -134,7 +136,9 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   boost::asio::awaitable<void> delete_lease();
   void write_peer_statuses(const node_plan& plan);
   boost::asio::awaitable<void> patch_peer_status(std::string ns, std::string name, nlohmann::json status);
-  boost::asio::awaitable<void> patch_announcing(std::string ns, std::string name, kube::annotation_changes changes,
+  // Writes `changes` for the plan entry `planned`; then, if a later plan wants
+  // other nodes for that Service, writes those.
+  boost::asio::awaitable<void> patch_announcing(service_announcing planned, kube::annotation_changes changes,
                                                 std::string rv);
 
   boost::asio::any_io_executor ex_;

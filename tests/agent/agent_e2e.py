@@ -394,6 +394,36 @@ def checks(router, emu, agents):
     more = [metric(a, "herald_agent_fast_path_applies_total") - f for a, f in zip(agents, fast)]
     L_assert(more == [1 if i in serving else 0 for i in range(NODES)],
              f"Local Service: fast-path applies per node {more}, want one on node-0 and node-2 only")
+
+    # A second plan while the writer's annotation patch is in flight: the API
+    # server applies the patch at once (its echo comes back to the agents)
+    # but answers 1 s late, so the second plan's write waits for it; then
+    # the writer writes what the latest plan wants, not what it wrote first.
+    def announcing_of_local():
+        svc = emu.call("GET", "/api/v1/namespaces/shop/services/api-local")
+        return svc["metadata"].get("annotations", {}).get("herald.dev/announcing-IPv4")
+
+    poll("announcing-IPv4 of shop/api-local: node-0,node-2", lambda: announcing_of_local() == "node-0,node-2", 10)
+    slices_path = "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices/"
+
+    def move_endpoint(name, node):
+        emu.call("PATCH", slices_path + name, {"endpoints": endpoint_slice(name, "api-local", [node])["endpoints"]},
+                 "application/merge-patch+json")
+
+    emu.call("POST", "/_emulator/delay?ms=1000")
+    try:
+        first = threading.Thread(target=move_endpoint, args=("api-local-d3e4f", 1))  # plan 1: node-0,node-1
+        first.start()
+        time.sleep(0.3)
+        move_endpoint("api-local-a1b2c", 2)  # plan 2, the writer's first patch still unanswered: node-1,node-2
+        first.join()
+    finally:
+        emu.call("POST", "/_emulator/delay?ms=0")
+    poll("announcing-IPv4 of shop/api-local: the latest plan's node-1,node-2",
+         lambda: announcing_of_local() == "node-1,node-2", 10)
+    poll(f"router FIB {VIP3}/32 via node-1 and node-2",
+         lambda: router.fib(f"{VIP3}/32") == {node_v4(1), node_v4(2)}, 10)
+    log("ok   a plan during the writer's annotation patch: the writer wrote the latest plan's nodes after it")
     emu.call("DELETE", "/api/v1/namespaces/shop/services/api-local")
     for sl in slices:
         emu.call("DELETE", f"/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices/{sl['metadata']['name']}")
