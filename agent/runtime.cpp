@@ -591,27 +591,32 @@ asio::awaitable<void> node_agent::patch_announcing(service_announcing planned, k
 }
 
 void node_agent::write_peer_statuses(const node_plan& plan) {
-  // Only what differs from the stored status is written (a steady cluster
-  // writes nothing); the informer brings our write back before the next diff.
-  for (const auto& st : plan.peer_statuses) {
-    auto key = st.ns + "/" + st.name;
-    auto peer = peers_->cache().get(st.ns, st.name);
-    if (!peer || peer_status_in_flight_.count(key)) continue;
-    nlohmann::json condition = {{"type", "Accepted"},
-                                {"status", st.accepted ? "True" : "False"},
-                                {"reason", st.reason},
-                                {"message", st.message}};
-    nlohmann::json desired = {{"conditions", nlohmann::json::array({condition})}};
-    auto body = kube::status_update(std::move(desired), peer->status, {},
-                                    kube::format_time(std::chrono::system_clock::now()));
-    if (!body) continue;
-    peer_status_in_flight_.insert(key);
-    asio::co_spawn(ex_, patch_peer_status(st.ns, st.name, std::move(*body)), asio::detached);
-  }
+  for (const auto& st : plan.peer_statuses) write_peer_status(st);
+  last_peer_statuses_ = plan.peer_statuses;  // a handful: one per BGPPeer this node writes
 }
 
-asio::awaitable<void> node_agent::patch_peer_status(std::string ns, std::string name, nlohmann::json status) {
+void node_agent::write_peer_status(const peer_status& st) {
+  // Only what differs from the stored status is written (a steady cluster
+  // writes nothing); the informer brings our write back before the next diff.
+  auto key = st.ns + "/" + st.name;
+  auto peer = peers_->cache().get(st.ns, st.name);
+  if (!peer || peer_status_in_flight_.count(key)) return;
+  nlohmann::json condition = {{"type", "Accepted"},
+                              {"status", st.accepted ? "True" : "False"},
+                              {"reason", st.reason},
+                              {"message", st.message}};
+  nlohmann::json desired = {{"conditions", nlohmann::json::array({condition})}};
+  auto body = kube::status_update(std::move(desired), peer->status, {},
+                                  kube::format_time(std::chrono::system_clock::now()));
+  if (!body) return;
+  peer_status_in_flight_.insert(key);
+  asio::co_spawn(ex_, patch_peer_status(st, std::move(*body)), asio::detached);
+}
+
+asio::awaitable<void> node_agent::patch_peer_status(peer_status planned, nlohmann::json status) {
   auto self = shared_from_this();
+  const std::string& ns = planned.ns;
+  const std::string& name = planned.name;
   const std::optional<std::string> no_precondition;  // one writer per BGPPeer: the plan's rendezvous winner
   auto r = co_await kube::patch_custom_status(*client_, bgppeers, ns, name, status, no_precondition);
   peer_status_in_flight_.erase(ns + "/" + name);
@@ -621,6 +626,14 @@ asio::awaitable<void> node_agent::patch_peer_status(std::string ns, std::string 
     spdlog::info("agent: BGPPeer {}/{}: status Accepted={} ({})", ns, name,
                  status["conditions"][0]["status"].get<std::string>(),
                  status["conditions"][0]["reason"].get<std::string>());
+    // As for the announcing annotations: a plan while this write was in
+    // flight wrote nothing for the BGPPeer; write the latest plan's status
+    // if it is another.
+    for (const auto& latest : last_peer_statuses_)
+      if (latest.ns == ns && latest.name == name && latest != planned) {
+        write_peer_status(latest);
+        break;
+      }
   } else if (!r.error().not_found()) {
     ++figures_.kube_write_errors;
     spdlog::warn("agent: BGPPeer {}/{}: cannot write its status: {}; retrying", ns, name, r.error().message);

@@ -135,7 +135,10 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   boost::asio::awaitable<bool> renew_lease_once();
   boost::asio::awaitable<void> delete_lease();
   void write_peer_statuses(const node_plan& plan);
-  boost::asio::awaitable<void> patch_peer_status(std::string ns, std::string name, nlohmann::json status);
+  void write_peer_status(const peer_status& st);
+  // Writes `status` for the plan entry `planned`; then, if a later plan wants
+  // another status for that BGPPeer, writes that.
+  boost::asio::awaitable<void> patch_peer_status(peer_status planned, nlohmann::json status);
   // Writes `changes` for the plan entry `planned`; then, if a later plan wants
   // other nodes for that Service, writes those.
   boost::asio::awaitable<void> patch_announcing(service_announcing planned, kube::annotation_changes changes,
@@ -190,6 +193,7 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::set<std::string> announcing_in_flight_;  // "ns/name" being patched
   std::vector<service_announcing> last_announcing_;  // the last plan's, by (namespace, name)
   std::set<std::string> peer_status_in_flight_;  // BGPPeer "ns/name" whose status is being patched
+  std::vector<peer_status> last_peer_statuses_;  // the last plan's, to write after a write in flight
   std::set<std::string> reported_;              // diagnostics already sent as Events
   // The addresses the last plans held, for decision logs: (address, prefix
   // length) → its Services and the number of the log_decisions call that

@@ -18,7 +18,9 @@
 #   password      BGPPeer `router-v6` to 2001:db8::1 with a wrong password:
 #                 the router never establishes it; each agent logs it; a
 #                 BGPPeer whose Secret lacks the key: status Accepted=False
-#                 PasswordUnavailable
+#                 PasswordUnavailable; its Secret switched to one with the
+#                 key and back while the API server answers 1 s late: the
+#                 status ends as the latest plan says
 #   invalid-asn   peerASN 0: refused by the API server (the CRD schema) with
 #                 the field named; with the schema relaxed (a server that does
 #                 not validate), the agents report InvalidBGPPeer naming
@@ -163,6 +165,22 @@ def wrong_password(c):
     c.create(f"/api/v1/namespaces/{NAMESPACE}/secrets",
              {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "no-key"}, "data": {}})
     c.create(PEERS, bgp_peer("keyless", "198.51.100.3", ["ipv4-unicast"], "no-key"))
+    expect_status(c, "keyless", "False", "PasswordUnavailable")
+    # Two plans while the writer's status patch is unanswered (the API server
+    # applies it at once, answers 1 s late): the second plan's write waits
+    # for it, then the writer writes the latest plan's status, not the first.
+    def use_secret(name):
+        c.patch(f"{PEERS}/keyless", {"spec": {"password": {"secretRef": {"name": name}}}})
+
+    c.api("POST", "/_emulator/delay?ms=1000")
+    try:
+        first = threading.Thread(target=use_secret, args=("wrong-password",))  # plan 1: Accepted
+        first.start()
+        time.sleep(0.3)
+        use_secret("no-key")  # plan 2, the first status patch still unanswered: PasswordUnavailable
+        first.join()
+    finally:
+        c.api("POST", "/_emulator/delay?ms=0")
     expect_status(c, "keyless", "False", "PasswordUnavailable")
 
 
