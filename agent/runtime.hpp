@@ -17,6 +17,8 @@
 //   precondition: a steady cluster sees no writes but the node Leases; an
 //   update of nothing else comes back to every agent and plans nothing (the
 //   writer checks it against the last plan: announcing_update_settled);
+//   one write per object at a time (annotations, BGPPeer status): when it
+//   is answered, the latest plan's value is written if it is another;
 // - while this node's Lease cannot be renewed (API server unreachable) the
 //   planner's clock is frozen at the last renewal, so other nodes' Leases do
 //   not seem to expire and nothing moves: the node keeps announcing what it had.
