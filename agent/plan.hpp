@@ -200,7 +200,7 @@ struct node_plan {
   // routes (in prefix order); listen address, ports and drain are left to
   // the agent.
   bgp::speaker_config speaker;
-  std::vector<service_announcing> announcing;  // every Herald Service, cluster-wide
+  std::vector<service_announcing> announcing;  // every Herald Service, cluster-wide, by (namespace, name)
   std::vector<diagnostic> diagnostics;
   // The BGPPeers whose status this node writes: the rendezvous winner of
   // each over the live nodes (as for Events), so one agent writes each; none

@@ -1124,6 +1124,12 @@ TEST_CASE("fast path: a Service's additions equal the full plan's, or none", "[p
     REQUIRE(full.speaker.routes.size() >= 3);
     CHECK(std::adjacent_find(full.speaker.routes.begin(), full.speaker.routes.end(),
                              [](auto& a, auto& b) { return !(a.first < b.first); }) == full.speaker.routes.end());
+    // Services' announcing entries by (namespace, name) (node_plan; the
+    // agent keeps them and searches them by binary search).
+    REQUIRE(full.announcing.size() == s.services.size());
+    CHECK(std::adjacent_find(full.announcing.begin(), full.announcing.end(), [](auto& a, auto& b) {
+            return !(std::tie(a.ns, a.name) < std::tie(b.ns, b.name));
+          }) == full.announcing.end());
     const auto facts = facts_for(node);
     service_planner quick(prepared, node, facts);
     // Last to first: one planner for all of them, so what a Service leaves
