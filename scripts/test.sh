@@ -76,19 +76,26 @@ else
 fi
 
 python3 - "$root/build-test" "$root/build-fuzz" "$root/build-tsan" <<'PY' || status=1
-# Sums meson's per-test results from each build's testlog.json.
+# Sums meson's per-test results from each build's testlog.json, and names
+# each failure just above the sum: a CI log is often read from its tail.
 import json, os, sys
 passed = failed = skipped = 0
 for d in sys.argv[1:]:
+    build = os.path.basename(d)
     log = os.path.join(d, "meson-logs", "testlog.json")
     if not os.path.exists(log):
         failed += 1  # the build never got to run its tests
+        print(f"test.sh: FAILED {build}: no test ran (see its build above)")
         continue
     for line in open(log):
-        r = json.loads(line).get("result")
+        test = json.loads(line)
+        r = test.get("result")
         if r in ("OK", "EXPECTEDFAIL"): passed += 1
         elif r == "SKIP": skipped += 1
-        else: failed += 1
+        else:
+            failed += 1
+            print(f"test.sh: FAILED {build}: {test.get('name')} ({r}, "
+                  f"{test.get('duration', 0):.0f} s)")
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed else 0)
 PY
