@@ -9,8 +9,9 @@
 #      gRPC server: its unit test and herald-speaker for the `grpc` suite,
 #      which drives the stock gobgp CLI against it).
 # Ends with "N passed, N failed, N skipped" alone on a line, counting meson
-# tests of all three builds. Under CI=true, a skipped interop or end-to-end suite
-# counts as a failure (the suites themselves exit 1 instead of 77).
+# tests of all three builds, each failed test named on a line above it.
+# Under CI=true, a skipped interop or end-to-end suite counts as a failure
+# (the suites themselves exit 1 instead of 77).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
