@@ -9,7 +9,8 @@
 #      gRPC server: its unit test and herald-speaker for the `grpc` suite,
 #      which drives the stock gobgp CLI against it).
 # Ends with "N passed, N failed, N skipped" alone on a line, counting meson
-# tests of all three builds, each failed test named on a line above it.
+# tests of all three builds, each failed test named (and the end of its
+# output) above it.
 # Under CI=true, a skipped interop or end-to-end suite counts as a failure
 # (the suites themselves exit 1 instead of 77).
 set -uo pipefail
@@ -78,9 +79,11 @@ fi
 
 python3 - "$root/build-test" "$root/build-fuzz" "$root/build-tsan" <<'PY' || status=1
 # Sums meson's per-test results from each build's testlog.json, and names
-# each failure just above the sum: a CI log is often read from its tail.
+# each failure just above the sum, with the end of its output for the first
+# few: a CI log is often read from its tail only.
 import json, os, sys
 passed = failed = skipped = 0
+shown = 0
 for d in sys.argv[1:]:
     build = os.path.basename(d)
     log = os.path.join(d, "meson-logs", "testlog.json")
@@ -97,6 +100,11 @@ for d in sys.argv[1:]:
             failed += 1
             print(f"test.sh: FAILED {build}: {test.get('name')} ({r}, "
                   f"{test.get('duration', 0):.0f} s)")
+            if shown < 2:
+                shown += 1
+                output = ((test.get("stdout") or "") + "\n" + (test.get("stderr") or "")).splitlines()
+                for line in output[-30:]:
+                    print(f"    | {line[:300]}")
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed else 0)
 PY
