@@ -17,7 +17,12 @@
 #
 #   - optionally (CHURN > 0), then CHURN more Services created one a second
 #     on the converged cluster: per Service, each agent's plans and CPU and
-#     the API writes (what one change costs at this scale).
+#     the API writes (what one change costs at this scale);
+#   - last, the first node's agent restarted (SIGTERM, the default
+#     `--shutdown restart`; the router's graceful restart keeps its routes):
+#     from the new process's exec, when /readyz answers ok (every informer
+#     listed, the first plan applied) with the CPU and RSS it took, and when
+#     its session is Established again (what an upgrade costs at this scale).
 #
 #   python3 bench_scale.py ROUTER [N] [dual|ipv6] [REST] [CHURN]    defaults 1000 dual 30 0
 #
@@ -85,6 +90,26 @@ def churn(c, family, count, addresses):
     plans = [(agent_counter(n, "herald_agent_plans_total") - p) / count for n, p in zip(c.nodes, plans0)]
     cpu = [(proc_sample(p)[0] - cpu0[k]) / count * 1e3 for k, p in agent_pids.items()]
     return {"count": count, "plans": plans, "cpu_ms": cpu, "writes": len(writes) / count}
+
+
+def restart(c):
+    """The first node's agent SIGTERMed and started again: seconds from exec
+    to /readyz ok and to the router's session Established, and the new
+    process's CPU seconds and RSS (MB) when ready."""
+    n = c.nodes[0]
+    hop = e2e.node_ip(n["i"])
+    rc = n["agent"].stop(timeout=30)
+    if rc != 0:
+        raise AssertionError(f"{n['name']}'s agent exited {rc} after SIGTERM")
+    poll(f"the router sees {n['name']}'s session go", lambda: not c.router.established(hop), 30, interval=0.05)
+    t0 = time.monotonic()
+    c.start_agent(n)
+    poll(f"{n['name']}'s agent ready again", lambda: c.agent_ready(n), 120, interval=0.05)
+    ready = time.monotonic() - t0
+    cpu, rss = proc_sample(n["agent"].pid)
+    poll(f"{n['name']}'s session established again", lambda: c.router.established(hop), 120, interval=0.05)
+    return {"node": n["name"], "ready_s": ready, "established_s": time.monotonic() - t0,
+            "cpu_s": cpu, "rss_mb": rss / 1e6}
 
 
 def full_routes(ns, fam, prefix_start, hops):
@@ -164,10 +189,12 @@ def measure(c, n, family, rest, churn_count=0):
     s1 = {k: proc_sample(p) for k, p in agents.items()}
     u1 = updates(c)
     churned = churn(c, family, churn_count, addresses) if churn_count else None
+    restarted = restart(c)
     lease_writes = [w for w in writes if w[1] == "leases"]
     other = [f"{verb} {resource} by {client}" for verb, resource, client in writes if resource != "leases"]
     return {"n": n, "family": family, "addresses": addresses, "routes": sum(want.values()),
             "created_s": t_created, "full_s": t_full, "updates": updates_converge, "rest_s": rest, "churn": churned,
+            "restart": restarted,
             "settled_s": settled, "rest_updates": u1 - u0,
             "cpu_pct": {k: (s1[k][0] - s0[k][0]) / rest * 100 for k in agents},
             "rss_mb": {k: s1[k][1] / 1e6 for k in agents},
@@ -235,6 +262,10 @@ def report(r, router_kind, argv):
         print(f"Then {ch['count']} Services created one a second: per Service, plans per agent "
               + " / ".join(f"{p:.1f}" for p in ch["plans"]) + ", agent CPU "
               + " / ".join(f"{t:.0f}" for t in ch["cpu_ms"]) + f" ms, API writes but Leases {ch['writes']:.1f}")
+    rs = r["restart"]
+    print(f"Then {rs['node']}'s agent restarted (SIGTERM, --shutdown restart): ready (/readyz, first plan "
+          f"applied) {rs['ready_s']:.1f} s after exec, having used {rs['cpu_s']:.1f} s of CPU and "
+          f"{rs['rss_mb']:.0f} MB RSS; its session Established again after {rs['established_s']:.1f} s")
     sys.stdout.flush()
 
 
