@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything Herald needs to build, test and run the
 # demo on Debian 12 (run as root). Daemons that the peer packages enable on
-# install (bird, frr, gobgpd, prometheus) are stopped and disabled: the tests
-# start their own copies inside network namespaces.
+# install (bird, frr, gobgpd, prometheus) are stopped (and disabled under
+# systemd): the tests start their own copies inside network namespaces, and
+# those of a test or demo running meanwhile are left alone.
 set -euo pipefail
 
 packages=(
@@ -38,13 +39,24 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Whatever got started anyway (an earlier install without policy-rc.d) is stopped.
-for d in "${daemons[@]}"; do
-  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    systemctl disable --now "$d" >/dev/null 2>&1 || true
+# Whatever got started anyway (an earlier install without policy-rc.d) is
+# stopped. Not through the init scripts: they stop a daemon by its name
+# (start-stop-daemon --name), which also killed the routers of a test or demo
+# running meanwhile in its namespaces (a second checkout's test command
+# killed every BIRD of the first's e2e-bad-input). systemd stops its units'
+# own processes; without it, only daemonized copies (whose parent is init)
+# are stopped: the tests' and the demo's run in the foreground, children of
+# their scripts.
+system_daemons() {
+  ps -eo pid=,ppid=,comm= | awk '$2 == 1 && $3 ~ /^(bird|watchfrr|zebra|bgpd|staticd|mgmtd|bfdd|gobgpd|prometheus)$/ { print $1 }'
+}
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  for d in "${daemons[@]}"; do systemctl disable --now "$d" >/dev/null 2>&1 || true; done
+else
+  pids=$(system_daemons)
+  if [ -n "$pids" ]; then
+    echo "setup.sh: stopping the system's own daemons: $(echo $pids)"
+    kill $pids 2>/dev/null || true
   fi
-  if command -v service >/dev/null 2>&1; then
-    service "$d" stop >/dev/null 2>&1 || true
-  fi
-done
+fi
 echo "setup.sh: all build and test dependencies present"
