@@ -159,6 +159,7 @@ struct service_announcing {
   std::vector<std::string> v4_nodes;
   std::vector<std::string> v6_nodes;
   std::string writer;  // node name; empty when no node is live
+  friend bool operator==(const service_announcing&, const service_announcing&) = default;
 };
 
 // Something to report about `event.kind ns/name`. Every agent logs it; only

@@ -490,6 +490,7 @@ void node_agent::log_decisions(const node_plan& plan, bool complete) {
 }
 
 void node_agent::write_annotations(const node_plan& plan) {
+  announcing_writes_.plan_starts();
   for (const auto& a : plan.announcing) write_announcing(a);
 }
 
@@ -519,6 +520,9 @@ bool node_agent::announcing_update_settled(const kube::service& s) {
 
 void node_agent::write_announcing(const service_announcing& a) {
   if (a.writer != opt_.node_name) return;
+  // Kept before the diff below: a plan that wants back what the informer
+  // still holds must be written after a write of other nodes.
+  if (announcing_writes_.defer(a.ns, a.name, a)) return;
   auto svc = services_->cache().get(a.ns, a.name);
   if (!svc) return;
   // Called for every Service this node writes on every plan: nothing is
@@ -537,8 +541,7 @@ void node_agent::write_announcing(const service_announcing& a) {
   want(annotation::announcing_v4, a.v4_nodes);
   want(annotation::announcing_v6, a.v6_nodes);
   if (changes.empty()) return;
-  auto key = a.ns + "/" + a.name;
-  if (!announcing_in_flight_.insert(key).second) return;  // the write in flight is checked when it returns
+  announcing_writes_.start(a.ns, a.name);
   asio::co_spawn(ex_, patch_announcing(a, std::move(changes), svc->meta.resource_version), asio::detached);
 }
 
@@ -549,7 +552,7 @@ asio::awaitable<void> node_agent::patch_announcing(service_announcing planned, k
   const std::string& name = planned.name;
   std::optional<std::string> precondition = rv;
   auto r = co_await kube::patch_annotations(*client_, kube::resources::services, ns, name, changes, precondition);
-  announcing_in_flight_.erase(ns + "/" + name);
+  auto wanted_since = announcing_writes_.finish(ns, name, planned);
   if (stopped_) co_return;
   if (r) {
     ++figures_.annotation_writes;
@@ -562,13 +565,8 @@ asio::awaitable<void> node_agent::patch_announcing(service_announcing planned, k
     kube::object_reference ref{"Service", "v1", ns, name, "", ""};
     std::string message = "announcing nodes:" + text;
     recorder_->post(std::move(ref), "Normal", "AnnouncingNodesChanged", message);
-    // A plan while this write was in flight wrote nothing for the Service
-    // (one write at a time), and this write's echo may have come and gone:
-    // if the latest plan wants other nodes, write again. The common case
-    // (no plan in between, or the same nodes) writes nothing.
-    if (const auto* latest = last_announcing_of(ns, name);
-        latest && (latest->v4_nodes != planned.v4_nodes || latest->v6_nodes != planned.v6_nodes))
-      write_announcing(*latest);
+    // The common case (no plan in between, or the same nodes) writes nothing.
+    if (wanted_since) write_announcing(*wanted_since);
   } else if (r.error().conflict()) {
     // Someone wrote in between; the informer brings the new version and a new plan.
     ++figures_.annotation_conflicts;
@@ -583,16 +581,16 @@ asio::awaitable<void> node_agent::patch_announcing(service_announcing planned, k
 }
 
 void node_agent::write_peer_statuses(const node_plan& plan) {
+  peer_status_writes_.plan_starts();
   for (const auto& st : plan.peer_statuses) write_peer_status(st);
-  last_peer_statuses_ = plan.peer_statuses;  // a handful: one per BGPPeer this node writes
 }
 
 void node_agent::write_peer_status(const peer_status& st) {
   // Only what differs from the stored status is written (a steady cluster
   // writes nothing); the informer brings our write back before the next diff.
-  auto key = st.ns + "/" + st.name;
+  if (peer_status_writes_.defer(st.ns, st.name, st)) return;
   auto peer = peers_->cache().get(st.ns, st.name);
-  if (!peer || peer_status_in_flight_.count(key)) return;
+  if (!peer) return;
   nlohmann::json condition = {{"type", "Accepted"},
                               {"status", st.accepted ? "True" : "False"},
                               {"reason", st.reason},
@@ -601,7 +599,7 @@ void node_agent::write_peer_status(const peer_status& st) {
   auto body = kube::status_update(std::move(desired), peer->status, {},
                                   kube::format_time(std::chrono::system_clock::now()));
   if (!body) return;
-  peer_status_in_flight_.insert(key);
+  peer_status_writes_.start(st.ns, st.name);
   asio::co_spawn(ex_, patch_peer_status(st, std::move(*body)), asio::detached);
 }
 
@@ -611,21 +609,14 @@ asio::awaitable<void> node_agent::patch_peer_status(peer_status planned, nlohman
   const std::string& name = planned.name;
   const std::optional<std::string> no_precondition;  // one writer per BGPPeer: the plan's rendezvous winner
   auto r = co_await kube::patch_custom_status(*client_, bgppeers, ns, name, status, no_precondition);
-  peer_status_in_flight_.erase(ns + "/" + name);
+  auto wanted_since = peer_status_writes_.finish(ns, name, planned);
   if (stopped_) co_return;
   if (r) {
     ++figures_.peer_status_writes;
     spdlog::info("agent: BGPPeer {}/{}: status Accepted={} ({})", ns, name,
                  status["conditions"][0]["status"].get<std::string>(),
                  status["conditions"][0]["reason"].get<std::string>());
-    // As for the announcing annotations: a plan while this write was in
-    // flight wrote nothing for the BGPPeer; write the latest plan's status
-    // if it is another.
-    for (const auto& latest : last_peer_statuses_)
-      if (latest.ns == ns && latest.name == name && latest != planned) {
-        write_peer_status(latest);
-        break;
-      }
+    if (wanted_since) write_peer_status(*wanted_since);  // as for the annotations
   } else if (!r.error().not_found()) {
     ++figures_.kube_write_errors;
     spdlog::warn("agent: BGPPeer {}/{}: cannot write its status: {}; retrying", ns, name, r.error().message);

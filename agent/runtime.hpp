@@ -44,6 +44,7 @@
 #include "agent/metrics.hpp"
 #include "agent/options.hpp"
 #include "agent/plan.hpp"
+#include "agent/serial_writes.hpp"
 #include "kube/client.hpp"
 #include "kube/events.hpp"
 #include "kube/http_server.hpp"
@@ -138,11 +139,11 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   boost::asio::awaitable<void> delete_lease();
   void write_peer_statuses(const node_plan& plan);
   void write_peer_status(const peer_status& st);
-  // Writes `status` for the plan entry `planned`; then, if a later plan wants
-  // another status for that BGPPeer, writes that.
+  // Writes `status` for the plan entry `planned`; then, if a plan while it was
+  // in flight wanted another status for that BGPPeer, writes that.
   boost::asio::awaitable<void> patch_peer_status(peer_status planned, nlohmann::json status);
-  // Writes `changes` for the plan entry `planned`; then, if a later plan wants
-  // other nodes for that Service, writes those.
+  // Writes `changes` for the plan entry `planned`; then, if a plan while it was
+  // in flight wanted other nodes for that Service, writes those.
   boost::asio::awaitable<void> patch_announcing(service_announcing planned, kube::annotation_changes changes,
                                                 std::string rv);
 
@@ -192,10 +193,9 @@ class node_agent : public std::enable_shared_from_this<node_agent> {
   std::vector<netlink::subnet> subnets_;  // on the local interface, for the Lease annotation
   std::optional<std::vector<netlink::subnet>> subnets_written_;  // in the Lease, as last written
 
-  std::set<std::string> announcing_in_flight_;  // "ns/name" being patched
+  serial_writes<service_announcing> announcing_writes_;  // Services' annotations being patched
   std::vector<service_announcing> last_announcing_;  // the last plan's, by (namespace, name)
-  std::set<std::string> peer_status_in_flight_;  // BGPPeer "ns/name" whose status is being patched
-  std::vector<peer_status> last_peer_statuses_;  // the last plan's, to write after a write in flight
+  serial_writes<peer_status> peer_status_writes_;    // BGPPeers' status being patched
   std::set<std::string> reported_;              // diagnostics already sent as Events
   // The addresses the last plans held, for decision logs: (address, prefix
   // length) → its Services and the number of the log_decisions call that
