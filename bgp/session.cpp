@@ -69,7 +69,19 @@ void session::stop(std::optional<notification_message> n) {
   fsm_input in;
   in.notification = std::move(n);
   handle(fsm_event::stop, in);
+  drop_pending_inbound();
   detach_bfd();
+}
+
+void session::drop_pending_inbound() {
+  // Stopped: an inbound connection waiting for a collision's outcome must
+  // not start the session again when its OPEN is read.
+  if (pending_) {
+    boost::system::error_code ec;
+    pending_->close(ec);
+    pending_.reset();
+  }
+  pending_open_.reset();
 }
 
 void session::abandon() {
@@ -80,6 +92,7 @@ void session::abandon() {
   spdlog::info("peer {}: closing without NOTIFICATION for a restart (graceful restart keeps our routes at the peer)",
                cfg_.name());
   close_connection();
+  drop_pending_inbound();
 }
 
 void session::attach_bfd() {
@@ -216,7 +229,12 @@ void session::apply(const fsm_transition& t) {
         auto d = backoff();
         connect_retry_timer_.expires_after(d);
         connect_retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-          if (!ec) self->handle(fsm_event::connect_retry_expired);
+          if (ec) return;
+          // No answer to our attempt, but the peer's own connection waits
+          // with its OPEN: take that rather than try again.
+          if (self->pending_ && self->pending_open_ && self->fsm_.state() == session_state::connect)
+            self->take_pending_inbound();
+          else self->handle(fsm_event::connect_retry_expired);
         });
         break;
       }
@@ -314,7 +332,20 @@ asio::awaitable<void> session::do_connect(std::uint64_t gen) {
   if (ec) {
     spdlog::debug("peer {}: connect: {}", cfg_.name(), ec.message());
     handle(fsm_event::tcp_failed);
+    if (pending_ && pending_open_ && fsm_.state() == session_state::active) take_pending_inbound();
     co_return;
+  }
+  if (pending_ && pending_open_) {
+    // The peer's connection came while we connected and its OPEN is read:
+    // both connections are up, so decide now, before we send anything (§6.8).
+    if (keep_inbound_on_collision(shared_->router_id, pending_open_->bgp_id)) {
+      refuse(sock, "collision resolved in favour of the peer's connection (higher BGP Identifier)", cfg_.name());
+      take_pending_inbound();
+      co_return;
+    }
+    refuse(*pending_, "collision resolved in favour of our connection (higher BGP Identifier)", cfg_.name());
+    pending_.reset();
+    pending_open_.reset();
   }
   adopt(std::move(sock));
 }
@@ -370,21 +401,30 @@ void session::accept(tcp::socket socket) {
     }
     return;
   }
-  if (st == session_state::open_sent) {
-    // Not known yet: read the OPEN the peer sends on the new connection.
+  if (st == session_state::idle) {
+    restart_timer_.cancel();
+    handle(fsm_event::start);  // Connect (our attempt goes out) or, for a passive peer, Active
+    st = fsm_.state();
+  }
+  if (st == session_state::open_sent || st == session_state::connect) {
+    // OpenSent: the peer's BGP Identifier is not known yet. Connect: our
+    // own attempt is in flight and may already be up at the peer's end (its
+    // kernel completes the handshake before we hear of it), and the peer
+    // may count it in a collision as soon as an OPEN comes on this one (FRR
+    // does, keeping the connection the higher BGP Identifier opened):
+    // dropping it for this one would lose both. Either way: read the OPEN
+    // the peer sends on this connection and decide by BGP Identifier once
+    // both are known.
     if (pending_) {
       refuse(*pending_, "replaced by a newer inbound connection", cfg_.name());
     }
     pending_.emplace(std::move(socket));
+    pending_open_.reset();
     asio::co_spawn(ex_, [self = shared_from_this(), g = ++pending_gen_]() { return self->read_collision_open(g); },
                    asio::detached);
     return;
   }
-  if (st == session_state::idle) {
-    restart_timer_.cancel();
-    handle(fsm_event::start);
-  }
-  // Connect / Active: the inbound connection wins over an attempt in flight.
+  // Active (no attempt in flight): the inbound connection is the session's.
   ++gen_;
   if (socket_) {
     boost::system::error_code ec;
@@ -434,9 +474,16 @@ asio::awaitable<void> session::read_collision_open(std::uint64_t pending_gen) {
 }
 
 void session::resolve_collision(const open_message& remote_open) {
+  auto st = fsm_.state();
+  if (st == session_state::connect) {
+    // Our attempt is still in flight: do_connect decides when it connects
+    // or fails, the connect retry timer if it does neither.
+    pending_open_ = remote_open;
+    return;
+  }
   auto inbound = std::move(*pending_);
   pending_.reset();
-  auto st = fsm_.state();
+  pending_open_.reset();
   if (st != session_state::open_sent && st != session_state::open_confirm) {
     // Our connection went away meanwhile: the inbound one simply takes over.
     if (st == session_state::established) {
@@ -459,6 +506,15 @@ void session::resolve_collision(const open_message& remote_open) {
   } else {
     refuse(inbound, "collision resolved in favour of our connection (higher BGP Identifier)", cfg_.name());
   }
+}
+
+void session::take_pending_inbound() {
+  auto open = std::move(*pending_open_);
+  pending_open_.reset();
+  auto inbound = std::move(*pending_);
+  pending_.reset();
+  ++gen_;  // our attempt, if still in flight, is superseded
+  adopt(std::move(inbound), std::move(open));
 }
 
 void session::adopt(tcp::socket socket, std::optional<open_message> open) {

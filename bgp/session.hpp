@@ -146,6 +146,10 @@ class session : public std::enable_shared_from_this<session> {
   void adopt(tcp::socket socket, std::optional<wire::open_message> open = std::nullopt);
   asio::awaitable<void> read_collision_open(std::uint64_t pending_gen);
   void resolve_collision(const wire::open_message& remote_open);
+  // Our attempt failed or timed out with an inbound connection's OPEN
+  // waiting: that connection takes over.
+  void take_pending_inbound();
+  void drop_pending_inbound();
   // Sends Cease with `sub` (best effort) and closes an inbound connection.
   static void refuse(tcp::socket& s, const std::string& why, const std::string& peer,
                      wire::cease_subcode sub = wire::cease_subcode::connection_collision_resolution);
@@ -185,8 +189,11 @@ class session : public std::enable_shared_from_this<session> {
   bool stopped_ = true;
 
   std::optional<tcp::socket> socket_;
-  std::optional<tcp::socket> pending_;  // an inbound connection during OpenSent / OpenConfirm (§6.8)
+  std::optional<tcp::socket> pending_;  // an inbound connection during Connect / OpenSent / OpenConfirm (§6.8)
   std::uint64_t pending_gen_ = 0;
+  // The OPEN read on pending_ while our own attempt (Connect) was still in
+  // flight: the collision is decided when that attempt connects or fails.
+  std::optional<wire::open_message> pending_open_;
   std::uint64_t gen_ = 0;
   std::optional<wire::ip_address> local_address_;
   wire::bytes rbuf_;

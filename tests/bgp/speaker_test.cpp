@@ -9,7 +9,8 @@
 // without a listener is warned about, a listener that cannot bind
 // leaves the sessions running, GTSM holds on an accepted connection, and
 // a connection that comes before the first configuration is held for it
-// (or refused). No fixed sleeps: the
+// (or refused), and a router's connection while our own attempt is in
+// flight is resolved by BGP Identifier (RFC 4271 §6.8). No fixed sleeps: the
 // io_context runs until a condition holds or a deadline passes.
 #include <catch2/catch.hpp>
 
@@ -148,20 +149,88 @@ route_attrs service_attrs() {
   return r;
 }
 
-// A scripted peer's side of the handshake, as A (AS 65000, 127.0.0.1) would
-// answer B: its OPEN with `hold` seconds and `families`, and one KEEPALIVE.
-void greet_as_a(asio::ip::tcp::socket& conn, std::uint16_t hold, std::vector<family> families) {
+void write_all(asio::ip::tcp::socket& conn, bytes b) {
+  auto out = std::make_shared<bytes>(std::move(b));
+  asio::async_write(conn, asio::buffer(*out), [out](boost::system::error_code, std::size_t) {});
+}
+
+// The OPEN a scripted peer sends as A (AS 65000, 127.0.0.1 unless another
+// BGP Identifier is given) would: `hold` seconds, `families`.
+bytes open_as_a(std::uint16_t hold, const std::vector<family>& families, std::uint32_t bgp_id = 0x7F000001) {
   open_message o;
   o.my_as = 65000;
   o.hold_time = hold;
-  o.bgp_id = 0x7F000001;
+  o.bgp_id = bgp_id;
   for (auto f : families) o.capabilities.push_back(cap::multiprotocol{f});
   o.capabilities.push_back(cap::four_octet_as{65000});
-  auto out = std::make_shared<bytes>();
-  encode_open(o, *out);
-  encode_keepalive(*out);
-  asio::async_write(conn, asio::buffer(*out), [out](boost::system::error_code, std::size_t) {});
+  bytes out;
+  encode_open(o, out);
+  return out;
 }
+
+// A scripted peer's side of the handshake, as A would answer B: its OPEN
+// and one KEEPALIVE.
+void greet_as_a(asio::ip::tcp::socket& conn, std::uint16_t hold, std::vector<family> families) {
+  auto out = open_as_a(hold, families);
+  encode_keepalive(out);
+  write_all(conn, std::move(out));
+}
+
+// A scripted router's connection from 127.0.0.1 to a node's listener on
+// 127.0.0.2:node_port.
+asio::ip::tcp::socket connect_from_router(asio::io_context& io, std::uint16_t node_port) {
+  asio::ip::tcp::socket s(io);
+  s.open(asio::ip::tcp::v4());
+  s.bind({asio::ip::make_address("127.0.0.1"), 0});
+  s.connect({asio::ip::make_address("127.0.0.2"), node_port});
+  return s;
+}
+
+// One connection of a scripted router: reads all the speaker sends (its
+// writes never block) and names the messages, in order ("open",
+// "keepalive", "notification 6/7", ...).
+struct scripted_connection {
+  explicit scripted_connection(asio::ip::tcp::socket s) : sock(std::move(s)) { read_more(); }
+  scripted_connection(const scripted_connection&) = delete;
+  scripted_connection& operator=(const scripted_connection&) = delete;
+
+  std::vector<std::string> messages() const {
+    std::vector<std::string> out;
+    std::span<const std::byte> rest(got);
+    while (rest.size() >= header_size) {
+      auto f = frame(rest);
+      if (f.kind != frame_result::message) break;
+      switch (f.type) {
+        case message_type::open: out.push_back("open"); break;
+        case message_type::keepalive: out.push_back("keepalive"); break;
+        case message_type::notification:
+          out.push_back("notification " + std::to_string(std::to_integer<int>(rest[19])) + "/" +
+                        std::to_string(std::to_integer<int>(rest[20])));
+          break;
+        default: out.push_back("other"); break;
+      }
+      rest = rest.subspan(f.length);
+    }
+    return out;
+  }
+
+  asio::ip::tcp::socket sock;
+  bytes got;
+  bool closed = false;
+
+ private:
+  void read_more() {
+    sock.async_read_some(asio::buffer(chunk_), [this](boost::system::error_code ec, std::size_t n) {
+      if (ec) {
+        closed = true;
+        return;
+      }
+      got.insert(got.end(), chunk_.begin(), chunk_.begin() + static_cast<std::ptrdiff_t>(n));
+      read_more();
+    });
+  }
+  std::array<std::byte, 4096> chunk_{};
+};
 
 }  // namespace
 
@@ -692,29 +761,10 @@ TEST_CASE("a passive peer held by BFD refuses inbound connections with Cease / B
   speaker node(io.get_executor(), cfg);
   REQUIRE_FALSE(node.start());
 
-  asio::ip::tcp::socket router(io);
-  router.open(asio::ip::tcp::v4());
-  router.bind({asio::ip::make_address("127.0.0.1"), 0});
-  router.connect({asio::ip::make_address("127.0.0.2"), port});
-  bytes got;
-  std::array<std::byte, 256> chunk;
-  bool closed = false;
-  std::function<void()> read_more = [&] {
-    router.async_read_some(asio::buffer(chunk), [&](boost::system::error_code ec, std::size_t n) {
-      if (ec) {
-        closed = true;
-        return;
-      }
-      got.insert(got.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
-      read_more();
-    });
-  };
-  read_more();
-  REQUIRE(run_until(io, [&] { return closed; }, 5s));
-  REQUIRE(got.size() == header_size + 2);
-  CHECK(static_cast<message_type>(got[18]) == message_type::notification);
-  CHECK(std::to_integer<int>(got[19]) == static_cast<int>(notification_code::cease));
-  CHECK(std::to_integer<int>(got[20]) == static_cast<int>(cease_subcode::bfd_down));
+  scripted_connection router(connect_from_router(io, port));
+  REQUIRE(run_until(io, [&] { return router.closed; }, 5s));
+  CHECK(router.got.size() == header_size + 2);
+  CHECK(router.messages() == std::vector<std::string>{"notification 6/10"});  // Cease / BFD Down
   CHECK(state_of(node, "127.0.0.1") == session_state::idle);
 }
 
@@ -869,5 +919,59 @@ TEST_CASE("a connection that comes before the first configuration is held for it
     REQUIRE_FALSE(b.start());
     REQUIRE(logged("refused a connection from 127.0.0.2: not a configured peer"));
     CHECK(text.find("holding") == std::string::npos);
+  }
+}
+
+TEST_CASE("a router's connection while our own attempt is in flight: the higher BGP Identifier's survives") {
+  // A restarted agent: the router connects first (held until the first
+  // configuration), then the session starts and connects out. Both
+  // connections are up at the router, and FRR, as soon as an OPEN comes on
+  // one, keeps the one the higher BGP Identifier opened (RFC 4271 §6.8):
+  // the speaker must decide the same, not drop its own attempt for the
+  // router's connection (both were lost, and the session came up seconds
+  // later). The node is 127.0.0.2 (BGP Identifier 0x7F000002); the router
+  // below or above it.
+  for (std::uint32_t router_id : {0x7F000001u, 0x7F0000FEu}) {
+    INFO("router BGP Identifier " << std::hex << router_id);
+    const bool ours_survives = router_id < 0x7F000002u;
+    log_capture log;
+    asio::io_context io;
+    asio::ip::tcp::acceptor router(io, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto node_port = free_port();
+    auto cfg = node_towards_router(node_port);
+    cfg.peers[0].port = router.local_endpoint().port();
+    cfg.peers[0].connect_retry = 30;  // no second attempt within the test
+    auto unconfigured = cfg;
+    unconfigured.peers.clear();
+    unconfigured.early_connection_hold = 5s;
+    speaker node(io.get_executor(), unconfigured);
+    REQUIRE_FALSE(node.start());
+
+    scripted_connection theirs(connect_from_router(io, node_port));
+    write_all(theirs.sock, open_as_a(90, {ipv4_unicast}, router_id));
+    std::string text;
+    REQUIRE(run_until(io, [&] { return (text += log.take()).find("holding a connection") != std::string::npos; }));
+
+    std::unique_ptr<scripted_connection> ours;
+    router.async_accept([&](boost::system::error_code ec, asio::ip::tcp::socket a) {
+      if (!ec) ours = std::make_unique<scripted_connection>(std::move(a));
+    });
+    node.reconfigure(cfg);
+    REQUIRE(run_until(io, [&] { return ours != nullptr; }));
+    auto& survivor = ours_survives ? *ours : theirs;
+    auto& loser = ours_survives ? theirs : *ours;
+    REQUIRE(run_until(io, [&] { return loser.closed; }, 5s));
+    // Decided before the speaker sends an OPEN on either: Cease / Connection
+    // Collision Resolution alone.
+    CHECK(loser.messages() == std::vector<std::string>{"notification 6/7"});
+    REQUIRE(run_until(io, [&] { return !survivor.messages().empty(); }));
+    CHECK(survivor.messages().front() == "open");
+    if (ours_survives) write_all(survivor.sock, open_as_a(90, {ipv4_unicast}, router_id));  // theirs carries one
+    bytes keepalive;
+    encode_keepalive(keepalive);
+    write_all(survivor.sock, std::move(keepalive));
+    REQUIRE(run_until(io, [&] { return state_of(node, "127.0.0.1") == session_state::established; }));
+    CHECK_FALSE(survivor.closed);
+    CHECK(node.status().at(0).flaps == 0);
   }
 }
